@@ -1,0 +1,1 @@
+"""Output: NumPy source (numpy.py) and paper-style text (pretty.py)."""

@@ -1,0 +1,268 @@
+"""The expression IR: small immutable nodes with structural equality, each knowing its Shape.
+Leaves are Symbol and Const; every operation is a Call of an Op declared in matdiff/ops/.
+Python operators on Expr (+, -, *, /, @, **, .T) build expressions with the ops' normalizing
+constructors, so rules can be written as formulas: `A.T @ ct @ C.T`."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .shapes import SCALAR, STRICT, Shape
+
+# The dim context in force while nodes are built: STRICT, or the parser's Unifier.
+DIMS: contextvars.ContextVar = contextvars.ContextVar("matdiff_dims", default=STRICT)
+
+
+class ShapeMismatch(Exception):
+    """Raised by an op's shape rule; the parser turns it into a ShapeError with the span."""
+
+    def __init__(self, message: str, hint: str | None = None, refs: tuple | None = None):
+        super().__init__(message)
+        self.message = message   # `{k}` names refs[k]: an argument index, or (first, last) for a run
+        self.hint = hint
+        self.refs = refs         # None: `{k}` is argument k
+
+
+class Expr:
+    __slots__ = ("shape", "_hash")
+
+    def _key(self) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Expr) or self._hash != other._hash:
+            return False
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Expr nodes are immutable")
+
+    @property
+    def children(self) -> tuple["Expr", ...]:
+        return ()
+
+    # -- printing --------------------------------------------------------------------------
+    def __str__(self) -> str:
+        from .emit.pretty import to_text
+        return to_text(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self} : {self.shape}>"
+
+    def to_unicode(self) -> str:
+        from .emit.pretty import to_unicode
+        return to_unicode(self)
+
+    def to_latex(self) -> str:
+        from .emit.pretty import to_latex
+        return to_latex(self)
+
+    # -- building ------------------------------------------------------------------------------
+    def __add__(self, other):
+        return call("add", self, lift(other))
+
+    def __radd__(self, other):
+        return call("add", lift(other), self)
+
+    def __sub__(self, other):
+        return call("add", self, call("neg", lift(other)))
+
+    def __rsub__(self, other):
+        return call("add", lift(other), call("neg", self))
+
+    def __neg__(self):
+        return call("neg", self)
+
+    def __mul__(self, other):
+        return call("mul", self, lift(other))
+
+    def __rmul__(self, other):
+        return call("mul", lift(other), self)
+
+    def __truediv__(self, other):
+        return call("div", self, lift(other))
+
+    def __rtruediv__(self, other):
+        return call("div", lift(other), self)
+
+    def __matmul__(self, other):
+        return call("matmul", self, other)
+
+    def __pow__(self, other):
+        return call("power", self, lift(other))
+
+    @property
+    def T(self) -> "Expr":
+        return call("transpose", self)
+
+    # -- traversal -------------------------------------------------------------------------------
+    def walk(self) -> Iterator["Expr"]:
+        """Every distinct node once, children before parents (iterative)."""
+        seen: set[int] = set()
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                yield node
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(node.children))
+
+    def symbols(self) -> dict[str, "Symbol"]:
+        return {n.name: n for n in self.walk() if isinstance(n, Symbol)}
+
+    def depends_on(self, names) -> bool:
+        return any(isinstance(n, Symbol) and n.name in names for n in self.walk())
+
+
+class Symbol(Expr):
+    __slots__ = ("name", "props")
+
+    def __init__(self, name: str, shape: Shape, props: frozenset = frozenset()):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "props", frozenset(props))
+        object.__setattr__(self, "_hash", hash(("sym", name, shape, self.props)))
+
+    def _key(self):
+        return ("sym", self.name, self.shape, self.props)
+
+
+class Const(Expr):
+    """A real scalar constant (int or float)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "shape", SCALAR)
+        object.__setattr__(self, "_hash", hash(("const", value)))
+
+    def _key(self):
+        return ("const", self.value)
+
+
+class Call(Expr):
+    """An application of an Op to argument expressions, with static params (dims, flags)."""
+
+    __slots__ = ("op", "args", "params")
+
+    def __init__(self, op: "Op", args: tuple, params: tuple = (), shape: Shape | None = None):
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "params", tuple(params))
+        if shape is None:
+            ctx = DIMS.get()
+            shape = op.shape(ctx, *(ctx.shape(a.shape) for a in self.args), *self.params)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "_hash", hash((op.name, self.args, self.params)))
+
+    def _key(self):
+        return (self.op.name, self.args, self.params)
+
+    @property
+    def children(self):
+        return self.args
+
+
+@dataclass(eq=False)
+class Op:
+    """An operation's whole story. The declarators in ops/base.py fill these fields."""
+
+    name: str
+    shape: Callable                     # (dims, *arg_shapes, *params) -> Shape; raises ShapeMismatch
+    spellings: tuple = ()               # names the parser accepts, e.g. ("trace", "tr")
+    arity: int | None = None            # None: n-ary
+    build: Callable | None = None       # normalizing constructor (args, params) -> Expr
+    jvp: Callable | None = None         # (node, tangents with None for zero) -> Expr | None
+    transpose: Callable | None = None   # (node, i, ct) -> cotangent of args[i]; linear ops only
+    linear: tuple = ()                  # indices of args the op is linear in (for the transposer)
+    text: Callable | None = None        # printers: (printer, node) -> str
+    unicode: Callable | None = None
+    latex: Callable | None = None
+    numpy: Callable | None = None       # (node, arg_codes) -> NumPy source
+    prec: int = 9                       # printing precedence: 1 +, 2 * @ /, 3 unary -, 4 **, 9 atom
+    domain: tuple = ()                  # per-arg domain tag: "any", "positive", "spd", "square"
+    numeric: Callable | None = None     # (node, arg_values) -> value, for verification
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+OPS: dict[str, Op] = {}
+SPELLINGS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    OPS[op.name] = op
+    for s in op.spellings:
+        SPELLINGS[s] = op
+    return op
+
+
+def call(op, *args, params: tuple = ()) -> Expr:
+    """Build op(args) with the op's normalizing constructor."""
+    if isinstance(op, str):
+        op = OPS[op]
+    args = tuple(a if isinstance(a, Expr) else lift(a) for a in args)
+    if op.build is not None:
+        return op.build(args, params)
+    return Call(op, args, params)
+
+
+def lift(x) -> Expr:
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return Const(x)
+    raise TypeError(f"cannot use {type(x).__name__} in a matrix expression")
+
+
+def is_scalar(e: Expr) -> bool:
+    return DIMS.get().shape(e.shape).is_scalar
+
+
+def const_value(e: Expr) -> Any:
+    return e.value if isinstance(e, Const) else None
+
+
+def rebuild(e: Expr, args) -> Expr:
+    """`e` with new arguments, normalized by its op's constructor."""
+    if not isinstance(e, Call):
+        return e
+    if all(a is b for a, b in zip(args, e.args, strict=True)):
+        return e
+    return call(e.op, *args, params=e.params)
+
+
+def transform(e: Expr, leaf: Callable[[Expr], Expr | None], node_fn=None) -> Expr:
+    """Rebuild `e` bottom-up (iteratively, shared nodes once): `leaf` maps leaves (None keeps them);
+    `node_fn`, if given, maps each rebuilt Call."""
+    memo: dict[int, Expr] = {}
+    for n in e.walk():
+        if isinstance(n, Call):
+            out = rebuild(n, [memo[id(a)] for a in n.args])
+            if node_fn is not None:
+                out = node_fn(out)
+        else:
+            out = leaf(n)
+            if out is None:
+                out = n
+        memo[id(n)] = out
+    return memo[id(e)]
+
+
+def substitute(e: Expr, mapping: dict[Expr, Expr]) -> Expr:
+    """Replace leaves (usually Symbols) by expressions."""
+    return transform(e, lambda n: mapping.get(n))

@@ -1,0 +1,262 @@
+"""Sums, elementwise products and quotients, powers, negation, and the constant matrices
+(identity, zeros, ones). Scalars broadcast in +, *, / as in NumPy."""
+
+from __future__ import annotations
+
+from ..expr import Call, Const, Symbol, call, is_scalar
+from ..shapes import SCALAR, Shape
+from .base import broadcast, declare, function, need_scalar
+
+
+def _flatten(op_name: str, args) -> list:
+    out = []
+    for a in args:
+        if isinstance(a, Call) and a.op.name == op_name:
+            out.extend(a.args)
+        else:
+            out.append(a)
+    return out
+
+
+def _broadcast_ct(arg, node, ct):
+    """Cotangent of an argument that was broadcast from a scalar: sum the output cotangent."""
+    if is_scalar(arg) and not is_scalar(node):
+        return call("sum", ct)
+    return ct
+
+
+def split_negative(e):
+    """(True, |e|) when e prints with a leading minus (−3, −x, −2x), else (False, e)."""
+    if isinstance(e, Const) and e.value < 0:
+        return True, Const(-e.value)
+    if isinstance(e, Call) and e.op.name == "mul" and isinstance(e.args[0], Const) and e.args[0].value < 0:
+        c = -e.args[0].value
+        rest = e.args[1:] if c == 1 else (Const(c), *e.args[1:])
+        return True, rest[0] if len(rest) == 1 else Call(MUL, rest, shape=e.shape)
+    return False, e
+
+
+# -- add -------------------------------------------------------------------------------------
+# D(Σ aᵢ)[v] = Σ D aᵢ[v]; transpose: every term receives the cotangent (summed where broadcast).
+
+def _add_build(args, params):
+    args = _flatten("add", args)
+    return args[0] if len(args) == 1 else Call(ADD, args)
+
+
+def _add_jvp(e, ts):
+    terms = [t for t in ts if t is not None]
+    return call("add", *terms) if terms else None
+
+
+def _sum_printer(minus: str):
+    def pr(p, e):
+        out = []
+        for i, t in enumerate(e.args):
+            neg, body = split_negative(t)
+            if i == 0:
+                out.append(p.arg(t, 1) if not neg or p.style == "text" else minus.strip() + p.arg(body, 2))
+            elif neg:
+                out.append(f" {minus} " + p.arg(body, 2))
+            else:
+                out.append(" + " + p.arg(t, 1))
+        return "".join(out)
+    return pr
+
+
+ADD = declare(
+    "add", shape=broadcast("add"), build=_add_build, jvp=_add_jvp, linear=None,
+    transpose=lambda e, i, ct: _broadcast_ct(e.args[i], e, ct),
+    text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
+    numpy=lambda e, a: " + ".join(a), prec=1)
+
+
+# -- neg (builds a product with −1) ----------------------------------------------------------
+
+def _neg_build(args, params):
+    (x,) = args
+    if isinstance(x, Const):
+        return Const(-x.value)
+    if isinstance(x, Call) and x.op.name == "mul" and isinstance(x.args[0], Const):
+        c = -x.args[0].value
+        return call("mul", *x.args[1:]) if c == 1 else call("mul", Const(c), *x.args[1:])
+    return call("mul", Const(-1), x)
+
+
+declare("neg", shape=lambda dims, s: s, build=_neg_build, arity=1)
+
+
+# -- mul: elementwise (Hadamard) product; a scalar factor makes it a scalar multiple --------------
+# D(a ⊙ b)[v] = Da[v] ⊙ b + a ⊙ Db[v]; transpose for factor i: ct ⊙ Π_{j≠i} aⱼ.
+
+def _mul_build(args, params):
+    args = _flatten("mul", args)
+    return args[0] if len(args) == 1 else Call(MUL, args)
+
+
+def _product_rule(e, ts):
+    terms = [call(e.op, *e.args[:i], t, *e.args[i + 1:]) for i, t in enumerate(ts) if t is not None]
+    return call("add", *terms) if terms else None
+
+
+def _mul_transpose(e, i, ct):
+    others = e.args[:i] + e.args[i + 1:]
+    return _broadcast_ct(e.args[i], e, call("mul", ct, *others))
+
+
+def _mul_text(p, e):
+    a = e.args
+    # `2 * A @ x`: scalar atoms in front of a matrix product read (and parse) as a scalar multiple.
+    if len(a) >= 2 and isinstance(a[-1], Call) and a[-1].op.name == "matmul" and all(
+            isinstance(s, (Const, Symbol)) and s.shape.is_scalar for s in a[:-1]):
+        head = a[:-1]
+        if head == (Const(-1),):
+            return "-" + p(a[-1])
+        return " * ".join(p.arg(s, 3) for s in head) + " * " + p(a[-1])
+    if isinstance(a[0], Const) and a[0].value == -1 and not isinstance(a[1], Const):
+        return "-" + " * ".join(p.arg(s, 3) for s in a[1:])
+    return " * ".join(p.arg(s, 3) for s in a)
+
+
+def _scaled_printer(hadamard: str, minus: str, sep: str):
+    """Paper form: scalars by juxtaposition in front (2Ax, αx, −x), ⊙ between matrices."""
+    def pr(p, e):
+        scalars = [s for s in e.args if s.shape.is_scalar]
+        rest = [s for s in e.args if not s.shape.is_scalar]
+        if not rest:
+            scalars, rest = scalars[:-1], scalars[-1:]
+        body = f" {hadamard} ".join(p.arg(s, 3 if len(rest) > 1 or not scalars else 2) for s in rest)
+        if len(rest) > 1 and scalars:
+            body = f"({body})"
+        head = ""
+        for s in scalars:
+            if isinstance(s, Const) and s.value == -1:
+                head = minus + head
+            elif isinstance(s, Const) and s.value < 0:
+                head = minus + head + p(Const(-s.value))
+            else:
+                head += p.arg(s, 9) + sep
+        return head + body
+    return pr
+
+
+MUL = declare(
+    "mul", shape=broadcast("multiply elementwise"), build=_mul_build, jvp=_product_rule,
+    linear=None, transpose=_mul_transpose, text=_mul_text,
+    unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
+    numpy=lambda e, a: " * ".join(a), prec=2)
+
+
+# -- div: elementwise quotient ---------------------------------------------------------------
+# D(a / b)[v] = (Da[v] − (a / b) ⊙ Db[v]) / b; linear in a: transpose ct / b.
+
+def _div_jvp(e, ts):
+    ta, tb = ts
+    a, b = e.args
+    num = ta if tb is None else (-(e * tb) if ta is None else ta - e * tb)
+    return num / b
+
+
+def _div_transpose(e, i, ct):
+    return _broadcast_ct(e.args[0], e, ct / e.args[1])
+
+
+def _div_text(sym: str):
+    return lambda p, e: f"{p.arg(e.args[0], 3)} {sym} {p.arg(e.args[1], 3)}"
+
+
+declare("div", shape=broadcast("divide elementwise"), arity=2, jvp=_div_jvp, linear=(0,),
+        transpose=_div_transpose, text=_div_text("/"), unicode=_div_text("/"),
+        latex=lambda p, e: rf"\frac{{{p(e.args[0])}}}{{{p(e.args[1])}}}",
+        numpy=lambda e, a: f"{a[0]} / {a[1]}", prec=2, domain=("any", "nonzero"))
+
+
+# -- power: elementwise a ** p with a scalar exponent -------------------------------------------
+# D(a^p)[v] = p a^(p−1) ⊙ Da[v] + a^p ⊙ log(a) Dp[v]
+
+def _power_shape(dims, a: Shape, p: Shape) -> Shape:
+    need_scalar(dims, p, "the exponent", 1)
+    return a
+
+
+def _power_jvp(e, ts):
+    a, p = e.args
+    ta, tp = ts
+    out = []
+    if ta is not None:
+        if isinstance(p, Const):
+            if p.value == 2:
+                out.append(2 * a * ta)
+            else:
+                out.append(p * call("power", a, Const(p.value - 1)) * ta)
+        else:
+            out.append(p * call("power", a, p - 1) * ta)
+    if tp is not None:
+        out.append(e * call("log", a) * tp)
+    return call("add", *out)
+
+
+SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _power_unicode(p, e):
+    a, k = e.args
+    hadamard = "" if a.shape.is_scalar else "⊙"
+    if isinstance(k, Const) and isinstance(k.value, int):
+        return p.arg(a, 5) + hadamard + str(k.value).translate(SUPERSCRIPTS)
+    return f"{p.arg(a, 5)}^{hadamard}({p(k)})"
+
+
+def _power_latex(p, e):
+    a, k = e.args
+    sup = p(k) if a.shape.is_scalar else r"\circ " + p(k)
+    return f"{p.arg(a, 5)}^{{{sup}}}"
+
+
+declare("power", shape=_power_shape, arity=2, jvp=_power_jvp,
+        text=lambda p, e: f"{p.arg(e.args[0], 5)} ** {p.arg(e.args[1], 3)}",
+        unicode=_power_unicode, latex=_power_latex,
+        numpy=lambda e, a: f"{a[0]} ** {a[1]}", prec=4, domain=("power", "any"))
+
+
+# -- constant matrices: eye(n), zeros(m, n), ones(m, n) -----------------------------------------
+
+def _dims_text(name: str):
+    return lambda p, e: f"{name}({', '.join(str(d) for d in e.params)})"
+
+
+def _square_const_shape(dims, n):
+    return Shape(n, n)
+
+
+def _const_shape(dims, m, n):
+    return Shape(m, n)
+
+
+function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape,
+         jvp=lambda e, ts: None, text=_dims_text("eye"), unicode=lambda p, e: "I",
+         latex=lambda p, e: "I", numpy=lambda e, a: f"np.eye({e.params[0]})")
+function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
+         text=_dims_text("zeros"), unicode=lambda p, e: "0", latex=lambda p, e: "0",
+         numpy=lambda e, a: f"np.zeros({_np_dims(e)})")
+function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
+         text=_dims_text("ones"), unicode=lambda p, e: "𝟙" if e.shape.is_vector else "𝟙𝟙ᵀ",
+         latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}\mathbf{1}^\top",
+         numpy=lambda e, a: f"np.ones({_np_dims(e)})")
+
+
+def _np_dims(e) -> str:
+    dims = e.shape.numpy()
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(str(d) for d in dims)})" if dims else "()"
+
+
+def eye(n):
+    return call("eye", params=(n,))
+
+
+def zeros(shape: Shape):
+    return call("zeros", params=tuple(shape))
+
+
+def ones(shape: Shape):
+    return call("ones", params=tuple(shape))

@@ -1,0 +1,116 @@
+"""Declarators for ops: `declare` registers an Op; `elementwise`, `function` and the shape
+helpers keep each op's declaration to a few lines. Shape rules take the dim context first
+(`dims.same(a, b)` unifies while reading, compares once shapes are known)."""
+
+from __future__ import annotations
+
+from ..expr import Op, ShapeMismatch, call, register
+from ..shapes import SCALAR, Shape
+
+LATEX_NAMES = {"trace": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "exp": r"\exp",
+               "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh", "sigmoid": r"\sigma"}
+
+
+def declare(name: str, **fields) -> Op:
+    return register(Op(name=name, **fields))
+
+
+# -- printers --------------------------------------------------------------------------------
+
+def call_text(name: str):
+    return lambda p, e: f"{name}({', '.join(p.arg(a, 0) for a in e.args)})"
+
+
+def call_unicode(name: str):
+    return lambda p, e: f"{name}({', '.join(p.arg(a, 0) for a in e.args)})"
+
+
+def call_latex(name: str):
+    return lambda p, e: rf"{name}\left({', '.join(p.arg(a, 0) for a in e.args)}\right)"
+
+
+def function(name: str, *, spellings=(), unicode_name=None, latex_name=None, np_code=None, **fields) -> Op:
+    """A function-call op printed `name(args)`; `np_code` is a format string over the args."""
+    unicode_name = unicode_name or name
+    latex_name = latex_name or LATEX_NAMES.get(name, rf"\operatorname{{{name}}}")
+    fields.setdefault("text", call_text(name))
+    fields.setdefault("unicode", call_unicode(unicode_name))
+    fields.setdefault("latex", call_latex(latex_name))
+    if np_code is not None:
+        fields.setdefault("numpy", lambda e, a: np_code.format(*a))
+    return declare(name, spellings=(name, *spellings), **fields)
+
+
+def elementwise(name: str, *, deriv, np_code: str, spellings=(), domain="any", **fields) -> Op:
+    """f applied entrywise. `deriv(x, y)` is f'(x) as an Expr of the argument x and/or the
+    value y = f(x) (σ' = y(1 − y)): the jvp is f'(x) ⊙ v."""
+    def jvp(e, ts):
+        return deriv(e.args[0], e) * ts[0]
+    extra = {**fields.pop("extra", {}), "deriv": deriv}
+    return function(name, spellings=spellings, arity=1, shape=same_shape_unary, jvp=jvp,
+                    np_code=np_code, domain=(domain,), extra=extra, **fields)
+
+
+# -- shape rules -----------------------------------------------------------------------------
+
+def same_shape_unary(dims, s: Shape) -> Shape:
+    return s
+
+
+def to_scalar(dims, s: Shape) -> Shape:
+    return SCALAR
+
+
+def square(what: str):
+    def rule(dims, s: Shape, out=None):
+        if not dims.same(s.rows, s.cols):
+            raise ShapeMismatch(f"{what} needs a square matrix, but {{0}} is {dims.shape(s)}",
+                                hint=_square_hint(what, s))
+        return s if out is None else out
+    return rule
+
+
+def _square_hint(what: str, s: Shape) -> str | None:
+    if what == "trace":
+        return "the trace of a product is square only when the outer dims agree; check the order of the factors"
+    if s.is_vector:
+        return f"{what} of a vector: did you mean diag({{0}})?" if what != "inv" else "a vector has no inverse; use 1 / {0} for the elementwise reciprocal"
+    return None
+
+
+def broadcast(verb: str):
+    """Shape rule of elementwise n-ary ops: equal shapes, scalars broadcast."""
+    def rule(dims, *shapes: Shape) -> Shape:
+        out, first = None, None
+        for i, s in enumerate(shapes):
+            if dims.shape(s).is_scalar:
+                continue
+            if out is None:
+                out, first = s, i
+                continue
+            if not (dims.same(out.rows, s.rows) and dims.same(out.cols, s.cols)):
+                o, t = dims.shape(out), dims.shape(s)
+                hint = None
+                if verb == "multiply elementwise" and dims.same(o.cols, t.rows):
+                    hint = "use @ for the matrix product"
+                elif o.rows == t.cols and o.cols == t.rows:
+                    hint = f"transpose one side: {{{i}}}.T?"
+                raise ShapeMismatch(f"cannot {verb} {{{first}}} ({o}) and {{{i}}} ({t})", hint=hint)
+        return out if out is not None else SCALAR
+    return rule
+
+
+def need_scalar(dims, s: Shape, what: str, ref: int):
+    if not (dims.same(s.rows, 1) and dims.same(s.cols, 1)):
+        raise ShapeMismatch(f"{what} must be a scalar, but {{{ref}}} is {dims.shape(s)}")
+
+
+# -- small builders used by rules ------------------------------------------------------------
+
+def inner(a, b):
+    """⟨a, b⟩ as a readable scalar expression: aᵀb for vectors, sum(a ⊙ b) otherwise."""
+    if a.shape.is_vector:
+        return a.T @ b
+    if a.shape.is_scalar:
+        return a * b
+    return call("sum", a * b)

@@ -1,0 +1,210 @@
+"""Matrix product, transpose, inverse, determinant, log-determinant, trace, diag.
+Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number."""
+
+from __future__ import annotations
+
+import re
+
+from ..expr import DIMS, Call, ShapeMismatch, call, is_scalar
+from ..shapes import SCALAR, Shape
+from .arith import eye
+from .base import declare, function, square
+
+
+# -- matmul: n-ary, flattened; scalar factors (1×1) are pulled out as a scalar multiple ----------
+# D(A B C)[v] = DA[v] B C + A DB[v] C + A B DC[v]   (product rule)
+# transpose for factor i:  ct_i = (A…)ᵀ ct (…C)ᵀ
+
+def _check_chain(dims, args) -> None:
+    """Conformability of a product read left to right; a partial product that is 1×1 is a
+    scalar and scales what follows (xᵀy z)."""
+    first = prev = None   # the run of factors whose product is being formed
+    for j, a in enumerate(args):
+        s = dims.shape(a.shape)
+        if s.is_scalar:
+            continue
+        if prev is not None:
+            rows = dims.find(args[first].shape.rows)
+            l = dims.shape(args[prev].shape)
+            if not dims.same(l.cols, s.rows):
+                left = Shape(rows, l.cols)
+                hint = None
+                if first == prev and dims.find(l.rows) == s.rows:
+                    hint = "{0}.T @ {1}?"
+                elif s.cols == l.cols:
+                    hint = "{0} @ {1}.T?"
+                elif s.is_vector and l.is_vector:
+                    hint = "{0}.T @ {1} for the inner product, {0} @ {1}.T for the outer product"
+                raise ShapeMismatch(f"cannot multiply {{0}} ({left}) by {{1}} ({s})", hint=hint,
+                                    refs=((first, prev), j))
+            if dims.find(rows) == 1 and dims.find(s.cols) == 1:
+                first = prev = None   # the product so far is a scalar
+                continue
+        else:
+            first = j
+        prev = j
+
+
+def _matmul_build(args, params):
+    dims = DIMS.get()
+    _check_chain(dims, args)
+    scalars, chain = [], []
+    work = list(args)
+    while work:
+        f = work.pop(0)
+        if is_scalar(f):
+            scalars.append(f)
+        elif isinstance(f, Call) and f.op.name == "matmul":
+            work[:0] = f.args
+        elif isinstance(f, Call) and f.op.name == "mul" and any(is_scalar(a) for a in f.args):
+            scalars += [a for a in f.args if is_scalar(a)]
+            rest = [a for a in f.args if not is_scalar(a)]
+            work.insert(0, rest[0] if len(rest) == 1 else call("mul", *rest))
+        else:
+            chain.append(f)
+    prod = None if not chain else chain[0] if len(chain) == 1 else Call(MATMUL, chain)
+    if not scalars:
+        return prod
+    return call("mul", *scalars, *([prod] if prod is not None else []))
+
+
+def _matmul_shape(dims, *shapes):
+    for a, b in zip(shapes, shapes[1:]):
+        if not dims.same(a.cols, b.rows):
+            raise ShapeMismatch(f"cannot multiply {{0}} ({dims.shape(a)}) by {{1}} ({dims.shape(b)})")
+    return Shape(shapes[0].rows, shapes[-1].cols)
+
+
+def _product_rule(e, ts):
+    terms = [call("matmul", *e.args[:i], t, *e.args[i + 1:]) for i, t in enumerate(ts) if t is not None]
+    return call("add", *terms) if terms else None
+
+
+def _matmul_transpose(e, i, ct):
+    left, right = e.args[:i], e.args[i + 1:]
+    parts = ([call("matmul", *left).T] if left else []) + [ct] + ([call("matmul", *right).T] if right else [])
+    return call("matmul", *parts)
+
+
+def _juxt(sep: str):
+    """Paper form of a product: factors side by side (xᵀAx), spaced where a name is longer
+    than one letter (W1 x) so that the reading stays unambiguous."""
+    def pr(p, e):
+        out, last = "", ""
+        for a in e.args:
+            s = p.arg(a, 3)
+            if last and (_edge_name(last, -1) > 1 or _edge_name(s, 0) > 1):
+                out += sep
+            out, last = out + s, s
+        return out
+    return pr
+
+
+def _edge_name(s: str, end: int) -> int:
+    """Length of the identifier touching the start (end=0) or the end (end=-1) of s."""
+    s = s.rstrip("ᵀ⁻¹²³") if end == -1 else s
+    m = re.search(r"[A-Za-z0-9_\\]+$", s) if end == -1 else re.match(r"[A-Za-z0-9_\\]+", s)
+    return len(m.group(0)) if m else 0
+
+
+MATMUL = declare(
+    "matmul", shape=_matmul_shape, build=_matmul_build, jvp=_product_rule, linear=None,
+    transpose=_matmul_transpose, prec=2,
+    text=lambda p, e: " @ ".join(p.arg(a, 3) for a in e.args),
+    unicode=_juxt(" "), latex=_juxt(" "),
+    numpy=None)  # emitted by emit/numpy.py, which picks np.outer / solve / the chain order
+
+
+# -- transpose -------------------------------------------------------------------------------
+# D(Xᵀ)[v] = vᵀ; transpose: ctᵀ
+
+def _transpose_unicode(p, e):
+    a = e.args[0]
+    if isinstance(a, Call) and a.op.name == "inv":
+        return p.arg(a.args[0], 9) + "⁻ᵀ"
+    return p.arg(a, 9) + "ᵀ"
+
+
+def _transpose_latex(p, e):
+    a = e.args[0]
+    if isinstance(a, Call) and a.op.name == "inv":
+        return p.arg(a.args[0], 9) + r"^{-\top}"
+    return p.arg(a, 9) + r"^\top"
+
+
+declare("transpose", spellings=("transpose",), arity=1, shape=lambda dims, s: s.T,
+        jvp=lambda e, ts: ts[0].T, linear=(0,), transpose=lambda e, i, ct: ct.T,
+        text=lambda p, e: p.arg(e.args[0], 9) + ".T",
+        unicode=_transpose_unicode, latex=_transpose_latex,
+        numpy=lambda e, a: a[0] if e.shape.rows == 1 or e.shape.cols == 1 else f"{a[0]}.T")
+
+
+# -- inverse ---------------------------------------------------------------------------------
+# D(X⁻¹)[V] = −X⁻¹ V X⁻¹   (Cookbook 59)
+
+function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
+         jvp=lambda e, ts: -(e @ ts[0] @ e), domain=("invertible",),
+         unicode=lambda p, e: p.arg(e.args[0], 9) + "⁻¹",
+         latex=lambda p, e: p.arg(e.args[0], 9) + "^{-1}",
+         np_code="np.linalg.inv({0})")
+
+# D(det X)[V] = det(X) tr(X⁻¹ V)   (Cookbook 41)
+function("det", spellings=("linalg.det",), arity=1,
+         shape=lambda dims, s: square("det")(dims, s, SCALAR),
+         jvp=lambda e, ts: e * call("trace", call("inv", e.args[0]) @ ts[0]),
+         domain=("invertible",), np_code="np.linalg.det({0})")
+
+
+def _logdet_unicode(p, e):
+    a = e.args[0]
+    s = p.arg(a, 9)
+    return f"log det {s}" if not s.startswith("(") else f"log det{s}"
+
+
+# D(log det X)[V] = tr(X⁻¹ V)   (Cookbook 57, for det X > 0)
+function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCALAR),
+         jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("spd",),
+         unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]")
+
+
+# -- trace -----------------------------------------------------------------------------------
+# linear: D tr(X)[V] = tr(V); transpose: ct·I   (Cookbook 100)
+
+function("trace", spellings=("tr",), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
+         jvp=lambda e, ts: call("trace", ts[0]), linear=(0,),
+         transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
+         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})")
+
+
+# -- diag: vector → diagonal matrix; diagonal: square matrix → vector of its diagonal -------------
+# both linear, each other's transpose.
+
+def _diag_build(args, params):
+    (x,) = args
+    s = DIMS.get().shape(x.shape)
+    if s.is_scalar:
+        return x
+    if s.is_vector:
+        return Call(DIAG, (x,))
+    if s.is_row:
+        raise ShapeMismatch("diag takes a column vector or a square matrix, but {0} is a row vector "
+                            f"({s})", hint="diag({0}.T)?")
+    return Call(DIAGONAL, (x,))
+
+
+def _diagonal_shape(dims, s):
+    square("diag")(dims, s)
+    return Shape(s.rows, 1)
+
+
+DIAG = function("diag", arity=1, build=_diag_build, shape=lambda dims, s: Shape(s.rows, s.rows),
+                jvp=lambda e, ts: call("diag", ts[0]), linear=(0,),
+                transpose=lambda e, i, ct: Call(DIAGONAL, (ct,)),
+                unicode=lambda p, e: f"diag({p(e.args[0])})", np_code="np.diag({0})")
+DIAGONAL = declare("diagonal", arity=1, shape=_diagonal_shape,
+                   jvp=lambda e, ts: Call(DIAGONAL, (ts[0],)), linear=(0,),
+                   transpose=lambda e, i, ct: Call(DIAG, (ct,)),
+                   text=lambda p, e: f"diag({p(e.args[0])})",
+                   unicode=lambda p, e: f"diag({p(e.args[0])})",
+                   latex=lambda p, e: rf"\operatorname{{diag}}\left({p(e.args[0])}\right)",
+                   numpy=lambda e, a: f"np.diag({a[0]})")

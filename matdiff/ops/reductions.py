@@ -1,0 +1,48 @@
+"""Reductions to a scalar (sum, Frobenius/2-norm, logsumexp) and softmax, each over all entries."""
+
+from __future__ import annotations
+
+from ..expr import call
+from ..shapes import SCALAR
+from .arith import ones
+from .base import function, inner
+
+# linear: D sum(X)[V] = sum(V); transpose: ct·𝟙𝟙ᵀ
+function("sum", spellings=("Σ",), arity=1, shape=lambda dims, s: SCALAR,
+         jvp=lambda e, ts: call("sum", ts[0]), linear=(0,),
+         transpose=lambda e, i, ct: ct if e.args[0].shape.is_scalar else ct * ones(e.args[0].shape),
+         np_code="np.sum({0})")
+
+
+def _norm_unicode(sub: str):
+    def pr(p, e):
+        a = e.args[0]
+        return f"‖{p(a)}‖" + (sub if not (a.shape.is_vector or a.shape.is_row or a.shape.is_scalar) else "")
+    return pr
+
+
+# D‖X‖[V] = ⟨X, V⟩ / ‖X‖   (Frobenius norm; the 2-norm of a vector)
+function("norm", spellings=("linalg.norm",), arity=1, shape=lambda dims, s: SCALAR,
+         jvp=lambda e, ts: inner(e.args[0], ts[0]) / e, domain=("nonzero",),
+         unicode=_norm_unicode("_F"),
+         latex=lambda p, e: rf"\left\| {p(e.args[0])} \right\|" + ("" if e.args[0].shape.cols == 1 else "_F"),
+         np_code="np.linalg.norm({0})")
+
+LOGSUMEXP = """def _logsumexp(z):
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m)))
+"""
+SOFTMAX = """def _softmax(z):
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)
+"""
+
+# D lse(x)[v] = softmax(x)ᵀ v
+function("logsumexp", spellings=("special.logsumexp", "lse"), arity=1, shape=lambda dims, s: SCALAR,
+         jvp=lambda e, ts: inner(call("softmax", e.args[0]), ts[0]),
+         np_code="_logsumexp({0})", extra={"helper": LOGSUMEXP})
+
+# D softmax(x)[v] = s ⊙ v − s (sᵀv),  s = softmax(x)
+function("softmax", spellings=("special.softmax",), arity=1, shape=lambda dims, s: s,
+         jvp=lambda e, ts: e * ts[0] - e * inner(e, ts[0]),
+         np_code="_softmax({0})", extra={"helper": SOFTMAX})

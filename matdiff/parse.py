@@ -1,0 +1,603 @@
+"""Text → Expr. Lark (LALR, built once and cached) turns the text into a small syntax tree with
+spans; the builder reads names (declared, function, or by convention), applies the ops' shape
+rules while unifying undeclared dims, then names the dims that remain free (n, m, k, …).
+Every failure becomes a MatdiffError quoting the input with a caret."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import ops  # noqa: F401  (registers the ops)
+from .errors import AssumptionError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
+from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call
+from .shapes import SCALAR, DimVar, Shape, Unifier, parse_shape
+
+MAX_DEPTH = 100          # nesting of operations (parentheses alone do not count)
+PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
+SQUARE_PROPERTIES = ("symmetric", "spd", "diagonal")
+# Spelled-out Greek letters are scalars by convention, as α, β, λ are; `delta` is left out on
+# purpose: in backprop it names the error vector.
+GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta", "kappa", "lam",
+               "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
+DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
+OPEN, CLOSE = "\ue000", "\ue001"
+
+
+# -- the syntax tree ---------------------------------------------------------------------------
+
+class Node:
+    __slots__ = ("kind", "span", "kids", "value", "depth")
+
+    def __init__(self, kind, span, kids=(), value=None):
+        self.kind, self.span, self.kids, self.value = kind, span, list(kids), value
+        self.depth = 1 + max((k.depth for k in self.kids), default=0)
+
+
+def _span(x) -> tuple[int, int]:
+    if isinstance(x, Node):
+        return x.span
+    return (x.start_pos, x.end_pos)
+
+
+def _join(a, b) -> tuple[int, int]:
+    return (_span(a)[0], _span(b)[1])
+
+
+def _tree_builder():
+    from lark import Transformer
+
+    class ToNodes(Transformer):
+        """Runs inside the LALR parser (no recursion); flattens chains so depth stays small."""
+
+        def _node(self, kind, span, kids=(), value=None):
+            n = Node(kind, span, kids, value)
+            if n.depth > MAX_DEPTH:
+                raise _TooDeep(span)
+            return n
+
+        def number(self, c):
+            return self._node("number", _span(c[0]), value=str(c[0]))
+
+        def name(self, c):
+            return self._node("name", _span(c[0]), value=str(c[0]))
+
+        def call(self, c):
+            name, args, close = c
+            return self._node("call", _join(name, close), args or [], value=str(name))
+
+        def args(self, c):
+            return list(c)
+
+        def group(self, c):
+            node = Node("group", _join(c[0], c[2]), [c[1]])
+            node.depth = c[1].depth  # parentheses alone do not nest operations
+            return node
+
+        def norm(self, c):
+            open_, inner, close, sub = c
+            end = sub.end_pos if sub is not None else close.end_pos
+            return self._node("norm", (open_.start_pos, end), [inner], value=str(sub) if sub else None)
+
+        def _chain(self, kind, left, op, right):
+            if left.kind == kind:
+                left.kids.append(right)
+                left.value.append(op)
+                left.span = _join(left, right)
+                left.depth = max(left.depth, 1 + right.depth)
+                if left.depth > MAX_DEPTH:
+                    raise _TooDeep(left.span)
+                return left
+            return self._node(kind, _join(left, right), [left, right], value=[None, op])
+
+        def add(self, c):
+            return self._chain("sum", c[0], "+", c[2])
+
+        def sub(self, c):
+            return self._chain("sum", c[0], "-", c[2])
+
+        def binary(self, c):
+            return self._chain("product", c[0], (str(c[1]), _span(c[1])), c[2])
+
+        def juxt(self, c):
+            return self._chain("juxt", c[0], None, c[1])
+
+        def neg(self, c):
+            return self._node("neg", _join(c[0], c[1]), [c[1]])
+
+        def pos(self, c):
+            return c[1]
+
+        def pow(self, c):
+            return self._node("pow", _join(c[0], c[2]), [c[0], c[2]])
+
+        def caret(self, c):
+            return self._node("caret", _join(c[0], c[2]), [c[0], c[2]])
+
+        def transpose(self, c):
+            return self._node("transpose", _join(c[0], c[1]), [c[0]])
+
+        def superscript(self, c):
+            return self._node("superscript", _join(c[0], c[1]), [c[0]], value=str(c[1]))
+
+    return ToNodes()
+
+
+class _TooDeep(Exception):
+    def __init__(self, span):
+        self.span = span
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    from lark import Lark
+    return Lark(_grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
+                propagate_positions=False, cache=True, transformer=_tree_builder())
+
+
+def _grammar_text() -> str:
+    here = Path(__file__).resolve().parent
+    for path in (here / "grammars" / "matdiff.lark", here.parent / "grammars" / "matdiff.lark"):
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+    raise MatdiffError("matdiff's grammar file is missing from this installation",
+                       hint="reinstall matdiff (pip install --force-reinstall matdiff)")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+@dataclass
+class Reading:
+    """What the parser made of a text: the Expr, its symbols in order of appearance, the dims it
+    had to invent, and whether the text was read as NumPy or paper notation."""
+
+    text: str
+    expr: Expr
+    symbols: dict[str, Symbol]
+    inferred: list[str] = field(default_factory=list)
+    style: str = "numpy"
+
+    @property
+    def read_as(self) -> str:
+        return str(self.expr)
+
+
+def parse(text: str, shapes: dict | None = None, assume: dict | None = None) -> Expr:
+    """Read a matrix expression in NumPy or paper notation; see `read`."""
+    return read(text, shapes, assume).expr
+
+
+def read(text: str, shapes: dict | None = None, assume: dict | None = None) -> Reading:
+    if not isinstance(text, str):
+        raise ParseError(f"expected the expression as a str, got {type(text).__name__}")
+    if not text.strip():
+        raise ParseError("empty expression", text=text, span=(len(text), len(text)),
+                         hint='write an expression such as "x.T @ A @ x"')
+    tree = _syntax_tree(text)
+    builder = _Builder(text, shapes, assume)
+    token = DIMS.set(builder.dims)
+    try:
+        expr = builder.build(tree)
+    finally:
+        DIMS.reset(token)
+    return builder.finish(expr)
+
+
+def _mark_bars(text: str) -> str:
+    """Tell opening norm bars from closing ones (same length, so spans stay true): a bar opens
+    when no norm is open or when it cannot end an operand (it follows an operator or '(')."""
+    out, depth, i = [], 0, 0
+    prev = ""
+    while i < len(text):
+        ch = text[i]
+        bar = 2 if text.startswith("||", i) else 1 if ch == "‖" else 0
+        if bar:
+            closing = depth > 0 and prev not in ("", "(", "[", "{", ",", "+", "-", "−", "*", "/", "@",
+                                                  "^", "⊙", "∘", "·", OPEN)
+            out.append(CLOSE if closing else OPEN)
+            if bar == 2:
+                out.append(" ")
+            depth += -1 if closing else 1
+            prev = CLOSE if closing else OPEN
+            i += bar
+            continue
+        out.append(ch)
+        if not ch.isspace():
+            prev = ch
+        i += 1
+    return "".join(out)
+
+
+def _syntax_tree(text: str) -> Node:
+    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+    marked = _mark_bars(text) if ("‖" in text or "||" in text) else text
+    try:
+        return _parser().parse(marked)
+    except _TooDeep as e:
+        raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels of operations)",
+                         text=text, span=e.span, hint="split it into smaller expressions") from None
+    except UnexpectedCharacters as e:
+        raise _unexpected_char(text, e.pos_in_stream) from None
+    except UnexpectedToken as e:
+        raise _unexpected_token(text, e) from None
+    except UnexpectedInput as e:
+        pos = getattr(e, "pos_in_stream", None) or len(text)
+        raise ParseError("unexpected end of input", text=text, span=(pos, pos + 1)) from None
+    except MatdiffError:
+        raise
+    except (LarkError, RecursionError, ValueError) as e:
+        raise ParseError(f"cannot read the expression ({type(e).__name__})", text=text,
+                         span=(0, len(text))) from None
+
+
+def _unexpected_char(text: str, pos: int) -> ParseError:
+    ch = text[pos] if pos < len(text) else ""
+    hints = {"|": "use abs(x) for the absolute value and ‖x‖ or norm(x) for the norm",
+             "[": "indexing and array literals are not part of the language; name the matrix instead",
+             "=": "write only the expression (no assignment)", ",": "commas separate function arguments only",
+             "}": "unbalanced '}'", ")": "unbalanced ')'", ".": "the only attribute is .T (transpose)",
+             "_": "names start with a letter; a norm subscript follows the closing bar: ‖X‖_F"}
+    shown = ch if ch.isprintable() and not ch.isspace() else repr(ch)
+    return ParseError(f"unexpected character {shown!r}" if ch.isprintable() else f"unexpected character {shown}",
+                      text=text, span=(pos, pos + 1), hint=hints.get(ch))
+
+
+def _unexpected_token(text: str, e) -> ParseError:
+    tok = e.token
+    if tok.type == "$END":
+        pos = len(text)
+        opened = text.count("(") - text.count(")")
+        hint = ("add the missing ')'" if opened > 0 else
+                "a norm bar is missing" if (text.count("‖") + 2 * text.count("||")) % 2 else
+                "the expression ends with an operator; add its right operand")
+        return ParseError("unexpected end of input", text=text, span=(pos, pos + 1), hint=hint)
+    pos = tok.start_pos
+    length = max(1, (tok.end_pos or pos + 1) - pos)
+    value = str(tok).replace(OPEN, "‖").replace(CLOSE, "‖")
+    hint = None
+    if tok.type == "RPAR":
+        hint = "unbalanced ')'" if text[:pos].count("(") <= text[:pos].count(")") else "an operand is missing before ')'"
+    elif tok.type in ("PRODUCT_OP", "POW", "CARET"):
+        hint = f"'{value}' needs an operand on its left"
+    elif tok.type == "NORM_CLOSE":
+        hint = "an operand is missing before the closing bar"
+    return ParseError(f"unexpected '{value}'", text=text, span=(pos, pos + length), hint=hint)
+
+
+class _Builder:
+    def __init__(self, text: str, shapes: dict | None, assume: dict | None):
+        self.text = text
+        self.dims = Unifier()
+        self.declared = {name: parse_shape(spec, name) for name, spec in (shapes or {}).items()}
+        self.props = _read_assumptions(assume)
+        self.symbols: dict[str, Symbol] = {}
+        self.first_seen: dict[str, int] = {}
+        self.numpy_style = any(t in text for t in ("@", "**", ".T", "np.", "numpy."))
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def build(self, node: Node) -> Expr:
+        return getattr(self, "b_" + node.kind)(node)
+
+    def b_group(self, node):
+        return self.build(node.kids[0])
+
+    def b_number(self, node):
+        s = node.value
+        try:
+            return Const(int(s)) if s.isdigit() else Const(float(s))
+        except (ValueError, OverflowError):
+            raise ParseError(f"cannot read the number {s!r}", text=self.text, span=node.span) from None
+
+    def b_name(self, node):
+        items = self.word(node.value, node.span)
+        return self.fold_juxt(items)
+
+    def b_neg(self, node):
+        return self.apply("neg", [node.kids[0]], node.span)
+
+    def b_transpose(self, node):
+        return self.apply("transpose", [node.kids[0]], node.span)
+
+    def b_sum(self, node):
+        acc, acc_span = self.build(node.kids[0]), node.kids[0].span
+        for sign, kid in zip(node.value[1:], node.kids[1:], strict=True):
+            term = self.build(kid)
+            if sign == "-":
+                term = call("neg", term)
+            acc = self.apply_exprs("add", [(acc, acc_span), (term, kid.span)], _join(node.kids[0], kid))
+            acc_span = _join(node.kids[0], kid)
+        return acc
+
+    def b_product(self, node):
+        acc, acc_span = self.build(node.kids[0]), node.kids[0].span
+        for (op, _), kid in zip(node.value[1:], node.kids[1:], strict=True):
+            rhs = self.build(kid)
+            span = _join(node.kids[0], kid)
+            args = [(acc, acc_span), (rhs, kid.span)]
+            if op in ("·", "⋅") and acc.shape.cols == 1 and rhs.shape.cols == 1 and not acc.shape.is_scalar \
+                    and not rhs.shape.is_scalar:
+                acc = self.apply_exprs("matmul", [(acc.T, acc_span), (rhs, kid.span)], span)   # x·y = xᵀy
+            else:
+                name = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div"}.get(op, "mul")
+                acc = self.apply_exprs(name, args, span)
+            acc_span = span
+        return acc
+
+    def b_juxt(self, node):
+        items = []
+        for kid in node.kids:
+            if kid.kind == "name":
+                items += self.word(kid.value, kid.span)
+            else:
+                items.append(("expr", self.build(kid), kid.span))
+        return self.fold_juxt(items)
+
+    def fold_juxt(self, items) -> Expr:
+        """Paper products: factors side by side multiply (scalars scale); a function name without
+        parentheses applies to everything on its right (log det X = log(det(X)))."""
+        acc = None
+        for kind, value, span in reversed(items):
+            if kind == "fn":
+                if acc is None:
+                    raise ParseError(f"{value.name} needs an argument", text=self.text, span=span,
+                                     hint=f"{value.spellings[0]}(x)")
+                acc = (self.apply_op(value, [acc], (span[0], acc[1][1])), (span[0], acc[1][1]))
+            elif acc is None:
+                acc = (value, span)
+            else:
+                whole = (span[0], acc[1][1])
+                acc = (self.apply_exprs("matmul", [(value, span), acc], whole), whole)
+        return acc[0]
+
+    def b_pow(self, node):
+        return self.apply("power", node.kids, node.span)
+
+    def b_caret(self, node):
+        base, ex = node.kids
+        while ex.kind == "group":
+            ex = ex.kids[0]
+        if ex.kind == "name" and ex.value == "T" and "T" not in self.declared:
+            return self.apply("transpose", [base], node.span)
+        if ex.kind == "neg" and ex.kids[0].kind == "name" and ex.kids[0].value == "T":
+            return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
+        b, e = self.build(base), self.build(ex)
+        return self.integer_power(b, base.span, e, ex.span, node.span, "^")
+
+    def b_superscript(self, node):
+        sup = node.value
+        base = node.kids[0]
+        if sup == "⁻ᵀ":
+            return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
+        k = int(sup.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
+        start = node.span[1] - len(sup)
+        return self.integer_power(self.build(base), base.span, Const(k), (start, node.span[1]), node.span, sup)
+
+    def integer_power(self, b, bspan, e, espan, span, spelled) -> Expr:
+        """Paper powers: a scalar power, or for a square matrix X⁻¹ = inv(X) and Xᵏ = X⋯X."""
+        if self.dims.shape(b.shape).is_scalar:
+            return self.apply_exprs("power", [(b, bspan), (e, espan)], span)
+        k = e.value if isinstance(e, Const) else None
+        btext = self.describe(bspan)
+        if not isinstance(k, int) or k == 0:
+            raise ShapeError(f"{btext}{spelled}{'' if spelled != '^' else self.describe(espan)}: a matrix power needs a "
+                             f"nonzero integer exponent, and {btext} is {self.dims.shape(b.shape)}",
+                             text=self.text, span=span, hint=f"{btext} ** p for the elementwise power")
+        s = self.dims.shape(b.shape)
+        if s.is_vector or s.is_row:
+            raise ShapeError(f"{btext} is a vector ({s}); a power of a vector is ambiguous",
+                             text=self.text, span=span,
+                             hint=f"{btext} ** {abs(k)} for the elementwise power, or {btext}.T @ {btext} for the squared norm")
+        if k < 0:
+            b = self.apply_exprs("inv", [(b, bspan)], span)
+        return self.apply_exprs("matmul", [(b, bspan)] * abs(k), span) if abs(k) > 1 else b
+
+    def b_norm(self, node):
+        sub = (node.value or "").strip("_{}")
+        x = self.build(node.kids[0])
+        s = self.dims.shape(x.shape)
+        if sub in ("", "F", "fro") or (sub == "2" and (s.cols == 1 or s.rows == 1)):
+            return self.apply_exprs("norm", [(x, node.kids[0].span)], node.span)
+        what = "the spectral norm ‖X‖_2 of a matrix" if sub == "2" else f"the {sub}-norm"
+        raise ParseError(f"{what} is not supported", text=self.text, span=node.span,
+                         hint="use ‖X‖ or ‖X‖_F (Frobenius), or ‖x‖ (2-norm of a vector)")
+
+    def b_call(self, node):
+        raw = node.value
+        name = re.sub(r"^(?:np|numpy|scipy)\.", "", raw)
+        args = node.kids
+        if name.endswith("'"):
+            return self.derivative_call(name[:-1], args, node)
+        misspelt = name.islower() and len(name) > 1 and difflib.get_close_matches(
+            name, [s for s in SPELLINGS if s.isidentifier()], n=1, cutoff=0.7)
+        if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
+                len(name) == 1 or name[0].isupper() or self.splits(name)):
+            group = Node("group", (node.span[0] + len(raw), node.span[1]), args[:1])
+            if len(args) != 1:
+                raise ParseError(f"{name} is not a function", text=self.text, span=node.span)
+            return self.fold_juxt(self.word(name, (node.span[0], node.span[0] + len(raw)))
+                                  + [("expr", self.build(group.kids[0]), group.span)])
+        op = SPELLINGS.get(name)
+        if op is None:
+            close = difflib.get_close_matches(name, [s for s in SPELLINGS if s.isidentifier()], n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else \
+                "known functions: " + ", ".join(sorted({o.spellings[0] for o in SPELLINGS.values() if o.arity != 0}))
+            raise UnknownFunctionError(f"unknown function {raw!r}", text=self.text,
+                                       span=(node.span[0], node.span[0] + len(raw)), hint=hint)
+        if op.name in ("eye", "zeros", "ones"):
+            return self.constant_matrix(op, args, node)
+        if op.name == "norm" and len(args) == 2:
+            order = args[1]
+            if not (order.kind == "number" and order.value == "2" and
+                    self.dims.shape(self.build(args[0]).shape).cols == 1):
+                raise ParseError("only the 2-norm of a vector and the Frobenius norm are supported",
+                                 text=self.text, span=order.span, hint="norm(x) or norm(X)")
+            args = args[:1]
+        if op.arity is not None and len(args) != op.arity:
+            raise ParseError(f"{name} takes {op.arity} argument{'s' * (op.arity != 1)}, got {len(args)}",
+                             text=self.text, span=node.span)
+        return self.apply_op(op, [(self.build(a), a.span) for a in args], node.span)
+
+    def derivative_call(self, name, args, node):
+        """f'(z) for an elementwise f: its derivative, as declared with f (relu' = step)."""
+        op = SPELLINGS.get(name)
+        deriv = op.extra.get("deriv") if op is not None else None
+        if deriv is None or len(args) != 1:
+            raise UnknownFunctionError(f"unknown function {node.value!r}", text=self.text, span=node.span,
+                                       hint="f'(z) is known for the elementwise functions (relu', σ', tanh', …)")
+        z = self.build(args[0])
+        return deriv(z, call(op, z))
+
+    def constant_matrix(self, op, args, node):
+        want = 1 if op.name == "eye" else 2
+        if len(args) != want and not (op.name != "eye" and len(args) == 1):
+            raise ParseError(f"{op.name} takes {want} dimension{'s' * (want > 1)}", text=self.text, span=node.span)
+        dims = []
+        for a in args:
+            if a.kind == "number" and a.value.isdigit() and int(a.value) > 0:
+                dims.append(int(a.value))
+            elif a.kind == "name":
+                dims.append(a.value)
+            else:
+                raise ParseError(f"a dimension of {op.name} must be a name or a positive integer",
+                                 text=self.text, span=a.span, hint=f"{op.name}(n)")
+        if op.name != "eye" and len(dims) == 1:
+            dims.append(1)
+        return call(op, params=tuple(dims))
+
+    # -- names -------------------------------------------------------------------------------------
+    def splits(self, word: str) -> bool:
+        return len(self.word(word, (0, len(word)))) > 1 if not self.numpy_style else False
+
+    def word(self, word: str, span) -> list:
+        """What a name means: a declared or known symbol, a function, I, or (paper style) a
+        product of one-letter symbols: AXC = A X C, W1x = W1 x."""
+        if word in self.declared or word in self.symbols:
+            return [("expr", self.symbol(word, span), span)]
+        if word == "I":
+            n = DimVar()
+            return [("expr", call("eye", params=(n,)), span)]
+        if word in SPELLINGS and SPELLINGS[word].arity != 0:
+            return [("fn", SPELLINGS[word], span)]
+        if not self.numpy_style and len(word) > 1 and word.lower() not in GREEK_NAMES and "_" not in word:
+            parts = re.findall(r"[^\d]\d*", word)
+            if len(parts) > 1 and "".join(parts) == word:
+                out, at = [], span[0]
+                for p in parts:
+                    out += self.word(p, (at, at + len(p)))
+                    at += len(p)
+                return out
+        return [("expr", self.symbol(word, span), span)]
+
+    def symbol(self, name: str, span) -> Symbol:
+        sym = self.symbols.get(name)
+        if sym is not None:
+            return sym
+        if name in self.declared:
+            shape = self.declared[name]
+        elif "α" <= name[0] <= "ω" or "Α" <= name[0] <= "Ω" or name.lower() in GREEK_NAMES:
+            shape = SCALAR
+        elif name[0].isupper():
+            shape = Shape(DimVar(), DimVar())
+        else:
+            shape = Shape(DimVar(), 1)
+        props = self.props.get(name, frozenset())
+        if props & set(SQUARE_PROPERTIES) and not self.dims.same(shape.rows, shape.cols):
+            raise AssumptionError(f"{name} is assumed {'/'.join(sorted(props))} but has shape {shape}",
+                                  text=self.text, span=span, hint="only a square matrix can be symmetric, spd or diagonal")
+        sym = Symbol(name, shape, props)
+        self.symbols[name] = sym
+        self.first_seen[name] = span[0]
+        return sym
+
+    # -- applying ops --------------------------------------------------------------------------------
+    def apply(self, name: str, kids: list, span) -> Expr:
+        return self.apply_exprs(name, [(self.build(k), k.span) for k in kids], span)
+
+    def apply_exprs(self, name: str, args: list, span) -> Expr:
+        return self.apply_op(OPS[name], args, span)
+
+    def apply_op(self, op, args: list, span) -> Expr:
+        try:
+            return call(op, *(a for a, _ in args))
+        except ShapeMismatch as m:
+            spans = [s for _, s in args]
+            refs = m.refs if m.refs is not None else tuple(range(len(spans)))
+            names = [self.describe(self.ref_span(r, spans)) for r in refs]
+            hint = m.hint.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint else None
+            raise ShapeError(m.message.format(*names), text=self.text, span=span, hint=hint) from None
+
+    @staticmethod
+    def ref_span(ref, spans):
+        if isinstance(ref, tuple):
+            return (spans[ref[0]][0], spans[ref[1]][1])
+        return spans[ref]
+
+    def describe(self, span) -> str:
+        return self.text[span[0]:span[1]].strip()
+
+    # -- the end: name the free dims, rebuild with known shapes ----------------------------------------
+    def finish(self, expr: Expr) -> Reading:
+        order = []
+        names_in_order = sorted(self.symbols, key=lambda n: self.first_seen[n])
+        for n in names_in_order:
+            for d in self.symbols[n].shape:
+                r = self.dims.find(d)
+                if isinstance(r, DimVar) and r not in order:
+                    order.append(r)
+        for node in expr.walk():
+            if isinstance(node, Call):
+                for d in node.params:
+                    r = self.dims.find(d)
+                    if isinstance(r, DimVar) and r not in order:
+                        order.append(r)
+        taken = {d for s in self.declared.values() for d in s if isinstance(d, str)}
+        taken |= {d for node in expr.walk() if isinstance(node, Call) for d in node.params if isinstance(d, str)}
+        taken |= set(self.symbols)
+        pool = [n for n in DIM_POOL if n not in taken] + [f"n{i}" for i in range(1, 10_000) if f"n{i}" not in taken]
+        names = {r: pool[i] for i, r in enumerate(order)}
+
+        def fin(d):
+            r = self.dims.find(d)
+            return names.get(r, r) if isinstance(r, DimVar) else r
+
+        memo: dict[int, Expr] = {}
+        for node in expr.walk():
+            if isinstance(node, Symbol):
+                out = Symbol(node.name, Shape(fin(node.shape.rows), fin(node.shape.cols)), node.props)
+            elif isinstance(node, Call):
+                out = call(node.op, *(memo[id(a)] for a in node.args), params=tuple(fin(p) for p in node.params))
+            else:
+                out = node
+            memo[id(node)] = out
+        final = memo[id(expr)]
+        symbols = {n: memo[id(self.symbols[n])] for n in names_in_order if id(self.symbols[n]) in memo}
+        return Reading(self.text, final, symbols, list(names.values()),
+                       "numpy" if self.numpy_style else "math")
+
+
+def _simple(text: str) -> bool:
+    return re.fullmatch(r"[\w.']+", text) is not None
+
+
+def _read_assumptions(assume) -> dict[str, frozenset]:
+    out: dict[str, frozenset] = {}
+    for name, props in (assume or {}).items():
+        if isinstance(props, str):
+            props = [p for p in re.split(r"[,\s]+", props) if p]
+        got = set()
+        for p in props:
+            p = p.lower()
+            p = {"pd": "spd", "positive_definite": "spd", "sym": "symmetric", "diag": "diagonal",
+                 "pos": "positive"}.get(p, p)
+            if p not in PROPERTIES:
+                close = difflib.get_close_matches(p, PROPERTIES, n=1)
+                raise AssumptionError(f"unknown property {p!r} for {name}",
+                                      hint=f"did you mean {close[0]}?" if close else "known: " + ", ".join(PROPERTIES))
+            got.add(p)
+        if "spd" in got:
+            got.add("symmetric")
+        out[name] = frozenset(got)
+    return out

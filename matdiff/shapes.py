@@ -1,0 +1,164 @@
+"""Dimensions and shapes. A dim is an int or a symbolic name (`"n"`); a Shape is (rows, cols):
+a column vector is n×1 and a scalar 1×1. While an expression is read, undeclared dims are
+inference variables (DimVar) unified through the expression, then given names n, m, k, …."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Union
+
+from .errors import ShapeSpecError
+
+Dim = Union[int, str, "DimVar"]
+
+
+class DimVar:
+    """An unknown dim, to be unified; identity is the object itself."""
+
+    __slots__ = ("id",)
+    _count = 0
+
+    def __init__(self) -> None:
+        DimVar._count += 1
+        self.id = DimVar._count
+
+    def __repr__(self) -> str:
+        return f"?{self.id}"
+
+
+class Shape(NamedTuple):
+    rows: Dim
+    cols: Dim
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.rows == 1 and self.cols == 1
+
+    @property
+    def is_vector(self) -> bool:
+        """A column vector (n×1, n not 1)."""
+        return self.cols == 1 and self.rows != 1
+
+    @property
+    def is_row(self) -> bool:
+        return self.rows == 1 and self.cols != 1
+
+    @property
+    def is_square(self) -> bool:
+        return self.rows == self.cols
+
+    @property
+    def T(self) -> "Shape":
+        return Shape(self.cols, self.rows)
+
+    def numpy(self) -> tuple:
+        """The runtime NumPy shape: () for a scalar, (n,) for a column vector."""
+        if self.is_scalar:
+            return ()
+        if self.is_vector:
+            return (self.rows,)
+        return (self.rows, self.cols)
+
+    def __str__(self) -> str:
+        return "scalar" if self.is_scalar else f"{self.rows}×{self.cols}"
+
+    def spec(self) -> str:
+        """The form `--shape` accepts: `n,m`, `n` for a vector, `` for a scalar."""
+        return ",".join(str(d) for d in self.numpy())
+
+
+SCALAR = Shape(1, 1)
+
+_DIM_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+_SPLIT_RE = re.compile(r"\s*(?:,|×|\bx\b|\*)\s*")
+
+
+def parse_dim(d, where: str = "") -> int | str:
+    if isinstance(d, bool):
+        raise ShapeSpecError(f"bad dimension {d!r}{where}", hint="use a positive int or a name like n")
+    if isinstance(d, int):
+        if d < 1:
+            raise ShapeSpecError(f"bad dimension {d}{where}: dims must be positive",
+                                 hint="use a positive int or a name like n")
+        return d
+    if isinstance(d, str):
+        d = d.strip()
+        if d.isdigit():
+            return parse_dim(int(d), where)
+        if _DIM_RE.fullmatch(d):
+            return d
+    raise ShapeSpecError(f"bad dimension {d!r}{where}", hint="use a positive int or a name like n")
+
+
+def parse_shape(spec, name: str = "") -> Shape:
+    """Read a declared shape: `("n","m")`, `(3,4)`, `"n,m"`, `"n x m"`, `"n×m"`, `()` or `""`
+    for a scalar, `("n",)` or `"n"` for a column vector, or a Shape."""
+    where = f" in the shape of {name}" if name else ""
+    if isinstance(spec, Shape):
+        return Shape(parse_dim(spec.rows, where), parse_dim(spec.cols, where))
+    if isinstance(spec, str):
+        s = spec.strip().strip("()[]").strip()
+        parts = [] if s in ("", "scalar") else _SPLIT_RE.split(s)
+        if any(p == "" for p in parts):
+            raise ShapeSpecError(f"cannot read shape {spec!r}{where}",
+                                 hint="write it like n,m or n×m; n for a vector; () for a scalar")
+        spec = tuple(parts)
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        spec = (spec,)
+    if not isinstance(spec, (tuple, list)):
+        raise ShapeSpecError(f"cannot read shape {spec!r}{where}",
+                             hint="write it like ('n', 'm'), (3, 4), 'n,m'; ('n',) for a vector; () for a scalar")
+    if len(spec) == 0:
+        return SCALAR
+    if len(spec) == 1:
+        return Shape(parse_dim(spec[0], where), 1)
+    if len(spec) == 2:
+        return Shape(parse_dim(spec[0], where), parse_dim(spec[1], where))
+    raise ShapeSpecError(f"shape {tuple(spec)!r}{where} has {len(spec)} dims; matdiff handles scalars, vectors and matrices",
+                         hint="use at most two dims")
+
+
+class Unifier:
+    """Union-find over dims. Concrete dims (int, name) are roots that never merge with each other."""
+
+    def __init__(self) -> None:
+        self.parent: dict[DimVar, Dim] = {}
+
+    def find(self, d: Dim) -> Dim:
+        while isinstance(d, DimVar) and d in self.parent:
+            d = self.parent[d]
+        return d
+
+    def same(self, a: Dim, b: Dim) -> bool:
+        a, b = self.find(a), self.find(b)
+        if a is b or (not isinstance(a, DimVar) and a == b):
+            return True
+        if isinstance(a, DimVar):
+            self.parent[a] = b
+            return True
+        if isinstance(b, DimVar):
+            self.parent[b] = a
+            return True
+        return False
+
+    def shape(self, s: Shape) -> Shape:
+        return Shape(self.find(s.rows), self.find(s.cols))
+
+
+class Strict:
+    """Dims compare by equality: the context of expressions whose shapes are all known."""
+
+    @staticmethod
+    def find(d: Dim) -> Dim:
+        return d
+
+    @staticmethod
+    def same(a: Dim, b: Dim) -> bool:
+        return a == b
+
+    @staticmethod
+    def shape(s: Shape) -> Shape:
+        return s
+
+
+STRICT = Strict()
