@@ -1,4 +1,4 @@
-"""Text → Expr. Lark (LALR, built once and cached) turns the text into a small syntax tree with
+"""Text → Expr (the parser). Lark (LALR, built once and cached) turns the text into a small syntax tree with
 spans; the builder reads names (declared, function, or by convention), applies the ops' shape
 rules while unifying undeclared dims, then names the dims that remain free (n, m, k, …).
 Every failure becomes a MatdiffError quoting the input with a caret."""
@@ -6,6 +6,7 @@ Every failure becomes a MatdiffError quoting the input with a caret."""
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -410,7 +411,7 @@ class _Builder:
         args = node.kids
         if name.endswith("'"):
             return self.derivative_call(name[:-1], args, node)
-        misspelt = name.islower() and len(name) > 1 and difflib.get_close_matches(
+        misspelt = name not in SPELLINGS and name.islower() and len(name) > 1 and difflib.get_close_matches(
             name, [s for s in SPELLINGS if s.isidentifier()], n=1, cutoff=0.7)
         if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
                 len(name) == 1 or name[0].isupper() or self.splits(name)):
@@ -556,8 +557,8 @@ class _Builder:
         taken = {d for s in self.declared.values() for d in s if isinstance(d, str)}
         taken |= {d for node in expr.walk() if isinstance(node, Call) for d in node.params if isinstance(d, str)}
         taken |= set(self.symbols)
-        pool = [n for n in DIM_POOL if n not in taken] + [f"n{i}" for i in range(1, 10_000) if f"n{i}" not in taken]
-        names = {r: pool[i] for i, r in enumerate(order)}
+        pool = (n for n in itertools.chain(DIM_POOL, (f"n{i}" for i in itertools.count(1))) if n not in taken)
+        names = {r: next(pool) for r in order}
 
         def fin(d):
             r = self.dims.find(d)
@@ -568,7 +569,9 @@ class _Builder:
             if isinstance(node, Symbol):
                 out = Symbol(node.name, Shape(fin(node.shape.rows), fin(node.shape.cols)), node.props)
             elif isinstance(node, Call):
-                out = call(node.op, *(memo[id(a)] for a in node.args), params=tuple(fin(p) for p in node.params))
+                # normal forms and shapes were settled while reading; only the dims get their names
+                out = Call(node.op, tuple(memo[id(a)] for a in node.args), tuple(fin(p) for p in node.params),
+                           shape=Shape(fin(node.shape.rows), fin(node.shape.cols)))
             else:
                 out = node
             memo[id(node)] = out
