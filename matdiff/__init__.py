@@ -17,6 +17,6 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # the derivation engine loads numpy-free, but lazily: `matdiff shapes` needs only the parser
     if name in ("derive", "Derivation"):
-        from . import derive as _derive
-        return getattr(_derive, name)
+        from . import derivation
+        return getattr(derivation, name)
     raise AttributeError(f"module 'matdiff' has no attribute {name!r}")

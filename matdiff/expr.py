@@ -188,7 +188,8 @@ class Op:
     build: Callable | None = None       # normalizing constructor (args, params) -> Expr
     jvp: Callable | None = None         # (node, tangents with None for zero) -> Expr | None
     transpose: Callable | None = None   # (node, i, ct) -> cotangent of args[i]; linear ops only
-    linear: tuple = ()                  # indices of args the op is linear in (for the transposer)
+    linear: tuple | str = ()            # args the op is linear in: indices, "all" (jointly, as +),
+                                        # or "multi" (in each one separately, as ⊙ and @)
     text: Callable | None = None        # printers: (printer, node) -> str
     unicode: Callable | None = None
     latex: Callable | None = None

@@ -65,7 +65,7 @@ def _sum_printer(minus: str):
 
 
 ADD = declare(
-    "add", shape=broadcast("add"), build=_add_build, jvp=_add_jvp, linear=None,
+    "add", shape=broadcast("add"), build=_add_build, jvp=_add_jvp, linear="all",
     transpose=lambda e, i, ct: _broadcast_ct(e.args[i], e, ct),
     text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
     numpy=lambda e, a: " + ".join(a), prec=1)
@@ -142,7 +142,7 @@ def _scaled_printer(hadamard: str, minus: str, sep: str):
 
 MUL = declare(
     "mul", shape=broadcast("multiply elementwise"), build=_mul_build, jvp=_product_rule,
-    linear=None, transpose=_mul_transpose, text=_mul_text,
+    linear="multi", transpose=_mul_transpose, text=_mul_text,
     unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
     numpy=lambda e, a: " * ".join(a), prec=2)
 
@@ -162,7 +162,7 @@ def _div_transpose(e, i, ct):
 
 
 def _div_text(sym: str):
-    return lambda p, e: f"{p.arg(e.args[0], 3)} {sym} {p.arg(e.args[1], 3)}"
+    return lambda p, e: f"{p.arg(e.args[0], 2)} {sym} {p.arg(e.args[1], 3)}"
 
 
 declare("div", shape=broadcast("divide elementwise"), arity=2, jvp=_div_jvp, linear=(0,),

@@ -108,7 +108,7 @@ def _edge_name(s: str, end: int) -> int:
 
 
 MATMUL = declare(
-    "matmul", shape=_matmul_shape, build=_matmul_build, jvp=_product_rule, linear=None,
+    "matmul", shape=_matmul_shape, build=_matmul_build, jvp=_product_rule, linear="multi",
     transpose=_matmul_transpose, prec=2,
     text=lambda p, e: " @ ".join(p.arg(a, 3) for a in e.args),
     unicode=_juxt(" "), latex=_juxt(" "),

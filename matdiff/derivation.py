@@ -1,0 +1,197 @@
+"""The derivation engine. DF|X[V] comes from one forward (jvp) rule per op, composed by the chain
+rule over the expression DAG; the gradient of a scalar f is the transpose of that linear map
+(⟨∇f, V⟩ = DF|X[V], the trace trick made mechanical), found by pushing a cotangent back through
+the linear ops. Both results are simplified to textbook form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import DerivationError, ShapeError
+from .expr import Call, Const, Expr, Symbol, call
+from .ops import zeros
+from .simplify import simplify, zero_like
+from .syntax import Reading, read
+
+
+# -- forward mode ---------------------------------------------------------------------------------
+
+def jvp(expr: Expr, directions: dict[str, Expr]) -> Expr | None:
+    """DF[V]: the tangent of `expr` when each symbol named in `directions` moves along its
+    direction. None is the symbolic zero (no dependence). Shared nodes are derived once."""
+    tangents: dict[int, Expr | None] = {}
+    for node in expr.walk():
+        if isinstance(node, Symbol):
+            t = directions.get(node.name)
+        elif isinstance(node, Call):
+            ts = [tangents[id(a)] for a in node.args]
+            if all(t is None for t in ts):
+                t = None
+            elif node.op.jvp is None:
+                raise DerivationError(f"matdiff has no derivative rule for {node.op.name}")
+            else:
+                t = node.op.jvp(node, ts)
+        else:
+            t = None
+        tangents[id(node)] = t
+    return tangents[id(expr)]
+
+
+# -- reverse mode: transpose a linear map ---------------------------------------------------------
+
+def transpose(linear: Expr, directions: dict[str, Symbol], seed: Expr = Const(1)) -> dict[str, Expr]:
+    """For a scalar `linear` = L(V) linear in the direction symbols, the G with ⟨G, V⟩ = L(V).
+    Cotangents flow from the root to the directions in reverse topological order and are added
+    where paths meet."""
+    names = {d.name for d in directions.values()}
+    order = list(linear.walk())
+    depends: set[int] = set()
+    for node in order:
+        if (isinstance(node, Symbol) and node.name in names) or (
+                isinstance(node, Call) and any(id(a) in depends for a in node.args)):
+            depends.add(id(node))
+    cts: dict[int, list[Expr]] = {id(linear): [seed]}
+    out: dict[str, list[Expr]] = {}
+    for node in reversed(order):
+        parts = cts.pop(id(node), None)
+        if parts is None:
+            continue
+        ct = parts[0] if len(parts) == 1 else call("add", *parts)
+        if isinstance(node, Symbol):
+            out.setdefault(node.name, []).append(ct)
+            continue
+        live = [i for i, a in enumerate(node.args) if id(a) in depends]
+        op = node.op
+        ok = op.transpose is not None and (
+            op.linear == "all" or (op.linear == "multi" and len(live) == 1) or
+            (isinstance(op.linear, tuple) and set(live) <= set(op.linear)))
+        if not ok:
+            raise DerivationError(f"internal: DF[V] is not linear in V at {op.name}: {node}")
+        for i in live:
+            cts.setdefault(id(node.args[i]), []).append(op.transpose(node, i, ct))
+    by_var = {}
+    for var, d in directions.items():
+        parts = out.get(d.name)
+        by_var[var] = None if parts is None else call("add", *parts)
+    return by_var
+
+
+# -- the public object ------------------------------------------------------------------------------
+
+def _direction_names(variables: list[Symbol], taken: set[str]) -> dict[str, str]:
+    if len(variables) == 1:
+        v = variables[0]
+        name = "V" if not v.shape.is_vector and not v.shape.is_scalar else "v"
+        if name not in taken:
+            return {v.name: name}
+    names = {}
+    for v in variables:
+        name = "d" + v.name
+        while name in taken:
+            name = "d" + name
+        names[v.name] = name
+    return names
+
+
+@dataclass
+class Derivation:
+    """The derivative of `expr` w.r.t. the variables `wrt`: DF|X[V] (`directional`), the
+    gradient of a scalar function (`gradient`), NumPy code for it and its verification."""
+
+    expr: Expr
+    wrt: list[str]
+    reading: Reading | None = None
+    variables: dict[str, Symbol] = field(default_factory=dict)
+    directions: dict[str, Symbol] = field(default_factory=dict)
+
+    @cached_property
+    def _work(self) -> Expr:
+        return simplify(self.expr)
+
+    @cached_property
+    def _linear(self) -> Expr | None:
+        return jvp(self._work, self.directions)
+
+    @cached_property
+    def directional(self) -> Expr:
+        """DF|X[V]: linear in the direction symbols (`directions`, V for X or dW, db, …)."""
+        lin = self._linear
+        return zero_like(self.expr) if lin is None else simplify(lin)
+
+    @cached_property
+    def gradients(self) -> dict[str, Expr]:
+        """∇f per variable, each of the variable's shape (f must be scalar)."""
+        if not self.expr.shape.is_scalar:
+            raise ShapeError(f"{self.expr} is {self.expr.shape}, not a scalar: a gradient needs a scalar "
+                             "function", hint="use the directional derivative DF|X[V] (.directional) "
+                             "or the Jacobian for a vector- or matrix-valued function")
+        cts = transpose(self.directional, self.directions) if self._linear is not None else {}
+        out = {}
+        for name in self.wrt:
+            var = self.variables[name]
+            g = cts.get(name)
+            g = zeros(var.shape) if g is None else g
+            if var.props & {"symmetric", "spd"}:
+                g = (g + g.T) / 2   # the gradient on the space of symmetric matrices: sym(G)
+            out[name] = simplify(g)
+        return out
+
+    @property
+    def gradient(self):
+        """∇f: an Expr for one variable, a dict name → Expr for several."""
+        g = self.gradients
+        return g[self.wrt[0]] if len(self.wrt) == 1 else dict(g)
+
+    @property
+    def symbols(self) -> dict[str, Symbol]:
+        if self.reading is not None:
+            return self.reading.symbols
+        return self.expr.symbols()
+
+    # -- code and checks --------------------------------------------------------------------------
+    def to_numpy(self, name: str = "gradient") -> str:
+        from .emit.numpy import gradient_module
+        return gradient_module(self, name)
+
+    def gradient_function(self):
+        from .emit.numpy import compile_gradient
+        return compile_gradient(self)
+
+    def value_function(self):
+        from .emit.numpy import compile_value
+        return compile_value(self.expr, list(self.symbols.values()))
+
+    def verify(self, seed: int = 0, **options):
+        from .verify import verify_gradient
+        return verify_gradient(self, seed=seed, **options)
+
+
+def derive(expr, wrt, shapes: dict | None = None, assume: dict | None = None) -> Derivation:
+    """Differentiate `expr` (text in NumPy or paper notation, or an Expr) with respect to `wrt`
+    (a name, "W, b", or a list of names)."""
+    reading = None
+    if isinstance(expr, str):
+        reading = read(expr, shapes, assume)
+        expr = reading.expr
+    elif not isinstance(expr, Expr):
+        raise DerivationError(f"expected an expression (str or Expr), got {type(expr).__name__}")
+    names = [w for w in re.split(r"[,\s]+", wrt) if w] if isinstance(wrt, str) else list(wrt or [])
+    if not names:
+        raise DerivationError("no variable to differentiate with respect to", hint='wrt="x"')
+    symbols = reading.symbols if reading is not None else expr.symbols()
+    free = ", ".join(symbols) or "none"
+    for n in names:
+        if not isinstance(n, str) or n not in symbols:
+            raise DerivationError(f"{n!r} does not appear in {expr}; its free symbols are: {free}",
+                                  hint="differentiate with respect to one of the free symbols")
+    if len(set(names)) != len(names):
+        raise DerivationError(f"a variable is listed twice in wrt={names}")
+    variables = {n: symbols[n] for n in names}
+    dir_names = _direction_names(list(variables.values()), set(symbols))
+    directions = {}
+    for n, v in variables.items():
+        props = v.props & {"symmetric", "diagonal"} | ({"symmetric"} if "spd" in v.props else set())
+        directions[n] = Symbol(dir_names[n], v.shape, frozenset(props))
+    return Derivation(expr, names, reading, variables, directions)

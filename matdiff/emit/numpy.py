@@ -1,0 +1,345 @@
+"""Expr → NumPy source. Shared subexpressions are computed once (CSE); matrix chains are
+ordered by cost, inverses become np.linalg.solve, diag(u) @ W becomes row scaling by
+broadcasting, column-times-row becomes np.outer. Column vectors are 1-D arrays at run time,
+so the code never takes .T of a 1-D array. Helpers (stable logsumexp, softmax) are inlined."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from ..errors import ShapeError
+from ..expr import Call, Const, Expr, Symbol, call
+from ..ops.arith import split_negative
+
+NOMINAL_DIM = 100   # size assumed for a symbolic dim when ordering a matrix chain
+
+
+def py_name(name: str) -> str:
+    """The Python parameter name of a symbol (`lambda` is a keyword: `lambda_`)."""
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+class _Emitter:
+    def __init__(self, outputs: list[Expr]):
+        self.lines: list[str] = []
+        self.helpers: dict[str, str] = {}
+        self.temps: dict[Expr, str] = {}
+        self.counts: dict[str, int] = {}
+        self.shared = self._shared(outputs)
+
+    @staticmethod
+    def _shared(outputs) -> set[Expr]:
+        """Nodes with two or more distinct parents (structurally), worth a temporary."""
+        refs: dict[Expr, int] = {}
+        for o in outputs:
+            refs[o] = refs.get(o, 0) + 1
+        seen: set[Expr] = set()
+        stack = list(outputs)
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for c in set(node.children):
+                refs[c] = refs.get(c, 0) + 1
+                stack.append(c)
+        return {n for n, k in refs.items() if k > 1 and isinstance(n, Call) and not _trivial(n)}
+
+    def temp(self, node: Call, code: str) -> str:
+        base = {"matmul": "prod", "add": "total", "mul": "had", "div": "quot", "power": "pow",
+                "transpose": "tr"}.get(node.op.name, node.op.name)
+        k = self.counts[base] = self.counts.get(base, 0) + 1
+        name = f"{base}{k}"
+        self.lines.append(f"{name} = {code}")
+        self.temps[node] = name
+        return name
+
+    # -- expressions: (code, precedence) ------------------------------------------------------------
+    def code(self, e: Expr) -> tuple[str, int]:
+        if e in self.temps:
+            return self.temps[e], 9
+        if isinstance(e, Symbol):
+            return py_name(e.name), 9
+        if isinstance(e, Const):
+            v = e.value
+            s = str(v) if isinstance(v, int) else repr(float(v))
+            return s, 3 if v < 0 else 9
+        code, prec = self.call(e)
+        if e in self.shared:
+            return self.temp(e, code), 9
+        return code, prec
+
+    def arg(self, e: Expr, prec: int) -> str:
+        code, p = self.code(e)
+        return f"({code})" if p < prec else code
+
+    def call(self, e: Call) -> tuple[str, int]:
+        name = e.op.name
+        if name == "add":
+            out = self.arg(e.args[0], 1)
+            for t in e.args[1:]:
+                neg, body = split_negative(t)
+                out += f" - {self.arg(body, 3)}" if neg else f" + {self.arg(t, 1)}"
+            return out, 1
+        if name == "mul":
+            args = e.args
+            if isinstance(args[0], Const) and args[0].value == -1:
+                rest = " * ".join([self.arg(args[1], 3)] + [self.arg(a, 3) for a in args[2:]])
+                return "-" + rest, 2
+            return " * ".join([self.arg(args[0], 2)] + [self.arg(a, 3) for a in args[1:]]), 2
+        if name == "div":
+            return f"{self.arg(e.args[0], 2)} / {self.arg(e.args[1], 3)}", 2
+        if name == "power":
+            return f"{self.arg(e.args[0], 9)} ** {self.arg(e.args[1], 4)}", 4
+        if name == "transpose":
+            x = e.args[0]
+            if x.shape.rows == 1 or x.shape.cols == 1:
+                return self.code(x)
+            return self.arg(x, 9) + ".T", 9
+        if name == "matmul":
+            return self.chain(list(e.args))
+        if name == "inv":
+            return f"np.linalg.inv({self.code(e.args[0])[0]})", 9
+        helper = e.op.extra.get("helper")
+        if helper:
+            self.helpers[e.op.name] = helper
+        template = e.op.numpy
+        if template is None:
+            raise ShapeError(f"no NumPy form for {name}")
+        plain = _is_plain_call(e.op)
+        args = [self.code(a)[0] if plain else self.arg(a, 9) for a in e.args]
+        out = template(e, args)
+        return out, 9 if _is_call_code(out) else 2
+
+    # -- matrix chains -------------------------------------------------------------------------------
+    def chain(self, factors: list[Expr]) -> tuple[str, int]:
+        split = _chain_order([_size(f.shape) for f in factors])
+
+        def build(i: int, j: int):
+            if i == j:
+                return factors[i], None
+            k = split[i][j]
+            return build(i, k), build(k + 1, j)
+
+        code, shape, prec = self.emit_tree(build(0, len(factors) - 1), factors)
+        return code, prec
+
+    def emit_tree(self, tree, factors):
+        left, right = tree
+        if right is None:
+            e = left
+            code, prec = self.code(e)
+            return code, e.shape, prec
+        lf = left[0] if left[1] is None else None     # a single factor on the left
+        rf = right[0] if right[1] is None else None
+        if lf is not None and _is(lf, "inv") and lf not in self.temps and lf not in self.shared:
+            rc, rs, _ = self.emit_tree(right, factors)
+            return f"np.linalg.solve({self.code(lf.args[0])[0]}, {rc})", (lf.shape.rows, rs[1]), 9
+        if rf is not None and _is(rf, "inv") and rf not in self.temps and rf not in self.shared:
+            # L X⁻¹ = (X⁻ᵀ Lᵀ)ᵀ: transposes are taken on the expressions, so Aᵀᵀ never appears
+            xt = self.code(_transposed(rf.args[0]))[0]
+            lt = self.code(_transposed(call("matmul", *_leaves(left))))[0]
+            if left_rows(left) == 1:   # a row vector: solve Xᵀ z = lᵀ
+                return f"np.linalg.solve({xt}, {lt})", (1, rf.shape.cols), 9
+            return f"np.linalg.solve({xt}, {lt}).T", (left_rows(left), rf.shape.cols), 9
+        if lf is not None and _is(lf, "diag"):
+            rc, rs, rp = self.emit_tree(right, factors)
+            u = self.arg(lf.args[0], 9)
+            if rs[1] == 1:
+                return f"{u} * {_paren(rc, rp, 3)}", (rs[0], 1), 2
+            return f"{u}[:, None] * {_paren(rc, rp, 3)}", rs, 2
+        if rf is not None and _is(rf, "diag"):
+            lc, ls, lp = self.emit_tree(left, factors)
+            return f"{_paren(lc, lp, 2)} * {self.arg(rf.args[0], 3)}", ls, 2
+        lc, ls, lp = self.emit_tree(left, factors)
+        rc, rs, rp = self.emit_tree(right, factors)
+        if ls[1] == 1 and ls[0] != 1 and rs[0] == 1 and rs[1] != 1:
+            return f"np.outer({lc}, {rc})", (ls[0], rs[1]), 9
+        return f"{_paren(lc, lp, 2)} @ {_paren(rc, rp, 3)}", (ls[0], rs[1]), 2
+
+
+def _leaves(tree) -> list[Expr]:
+    left, right = tree
+    return [left] if right is None else _leaves(left) + _leaves(right)
+
+
+def left_rows(tree):
+    return _leaves(tree)[0].shape.rows
+
+
+def _transposed(e: Expr) -> Expr:
+    from ..simplify import push_transpose
+    t = e.T
+    return push_transpose(t) or t
+
+
+def _paren(code: str, prec: int, need: int) -> str:
+    return f"({code})" if prec < need else code
+
+
+def _is(e: Expr, name: str) -> bool:
+    return isinstance(e, Call) and e.op.name == name
+
+
+def _trivial(e: Call) -> bool:
+    return e.op.name == "transpose" and not isinstance(e.args[0], Call)
+
+
+def _is_plain_call(op) -> bool:
+    try:
+        probe = op.numpy(None, ["{0}"] * (op.arity or 1))
+    except Exception:
+        return False
+    return re.fullmatch(r"[\w.]+\(\{0\}(, \{0\})*\)(\[\d\])?", probe) is not None
+
+
+def _is_call_code(code: str) -> bool:
+    if not re.match(r"[\w.]+\(", code) or not code.endswith((")", "]")):
+        return False
+    depth = 0
+    for i, ch in enumerate(code):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and ch == ")" and i != len(code) - 1 and not code[i + 1:].startswith("["):
+            return False
+    return True
+
+
+def _size(shape) -> tuple[int, int]:
+    return tuple(d if isinstance(d, int) else NOMINAL_DIM for d in shape)
+
+
+def _chain_order(sizes: list[tuple[int, int]]) -> list[list[int]]:
+    """The classic matrix-chain dynamic programme: split[i][j] is where to split factors i..j."""
+    n = len(sizes)
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            best = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + sizes[i][0] * sizes[k][1] * sizes[j][1]
+                if best is None or c < best:
+                    best, split[i][j] = c, k
+            cost[i][j] = best
+    return split
+
+
+# -- functions ---------------------------------------------------------------------------------------
+
+def _dim_lines(params: list[Symbol], outputs: list[Expr]) -> list[str]:
+    """`n = A.shape[0]` for each symbolic dim that eye/zeros/ones need at run time."""
+    needed = []
+    for out in outputs:
+        for node in out.walk():
+            if isinstance(node, Call) and node.params:
+                needed += [d for d in node.params if isinstance(d, str) and d not in needed]
+    lines = []
+    for d in needed:
+        for s in params:
+            rt = s.shape.numpy()
+            axes = [i for i, dim in enumerate(rt) if dim == d]
+            if axes:
+                lines.append(f"{d} = {py_name(s.name)}.shape[{axes[0]}]")
+                break
+        else:
+            raise ShapeError(f"the size {d} cannot be read off any input", hint=f"declare {d} as a number")
+    return lines
+
+
+def function_source(fname: str, params: list[Symbol], outputs: list[Expr], doc: str) -> tuple[str, dict]:
+    em = _Emitter(outputs)
+    codes = [em.code(o)[0] for o in outputs]
+    body = _dim_lines(params, outputs) + em.lines
+    sig = ", ".join(py_name(p.name) for p in params)
+    lines = [f"def {fname}(*, {sig}):" if params else f"def {fname}():", f'    """{doc}"""']
+    lines += ["    " + ln for ln in body]
+    lines.append("    return " + ", ".join(codes))
+    return "\n".join(lines) + "\n", em.helpers
+
+
+def module_source(functions: list[tuple[str, list[Symbol], list[Expr], str]]) -> str:
+    parts, helpers = [], {}
+    for fname, params, outputs, doc in functions:
+        src, h = function_source(fname, params, outputs, doc)
+        parts.append(src)
+        helpers.update(h)
+    head = "import numpy as np\n"
+    return "\n\n".join([head] + list(helpers.values()) + parts)
+
+
+def _describe(s: Symbol) -> str:
+    rt = s.shape.numpy()
+    return f"{s.name}: {'scalar' if not rt else 'vector of length ' + str(rt[0]) if len(rt) == 1 else f'{rt[0]}×{rt[1]} matrix'}"
+
+
+def gradient_module(d, name: str = "gradient") -> str:
+    params = list(d.symbols.values())
+    grads = [d.gradients[w] for w in d.wrt]
+    wrt = ", ".join(d.wrt)
+    args = "; ".join(_describe(s) for s in params)
+    return module_source([
+        ("value", params, [d.expr], f"f = {d.expr}   ({args})"),
+        (name, params, grads, f"∇f with respect to {wrt}, f = {d.expr}; "
+                              f"returns {'a tuple in the order ' + wrt if len(grads) > 1 else 'an array shaped like ' + wrt}"),
+    ])
+
+
+def compile_module(src: str) -> dict:
+    import numpy as np
+    ns: dict = {"np": np}
+    exec(compile(src, "<matdiff>", "exec"), ns)
+    return ns
+
+
+def compile_gradient(d, check: bool = True):
+    ns = compile_module(gradient_module(d))
+    fn = ns["gradient"]
+    return checked(fn, list(d.symbols.values())) if check else fn
+
+
+def compile_value(expr: Expr, params: list[Symbol], check: bool = True):
+    src = module_source([("value", params, [expr], f"f = {expr}")])
+    fn = compile_module(src)["value"]
+    return checked(fn, params) if check else fn
+
+
+def compile_exprs(outputs: list[Expr], params: list[Symbol]):
+    """A raw function of keyword arrays returning the values of several expressions."""
+    src = module_source([("values", params, outputs, "values")])
+    return compile_module(src)["values"]
+
+
+def checked(fn, params: list[Symbol]):
+    """Wrap an emitted function: arrays by keyword, converted to float, their shapes checked
+    against the declared ones (a ShapeError names the array and the expected shape)."""
+    import numpy as np
+    names = {py_name(p.name): p for p in params}
+
+    def wrapper(**arrays):
+        missing = [n for n in names if n not in arrays]
+        extra = [n for n in arrays if n not in names]
+        if missing or extra:
+            raise ShapeError(f"expected arrays {', '.join(names)}"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; unexpected {', '.join(extra)}" if extra else ""))
+        dims: dict = {}
+        conv = {}
+        for n, p in names.items():
+            a = np.asarray(arrays[n], dtype=float)
+            want = p.shape.numpy()
+            if a.ndim != len(want):
+                raise ShapeError(f"{n} should be {_describe(p).split(': ')[1]} (a {len(want)}-D array), "
+                                 f"got an array of shape {a.shape}",
+                                 hint="vectors are 1-D arrays" if len(want) == 1 else None)
+            for d, got in zip(want, a.shape):
+                if dims.setdefault(d, got) != got:
+                    raise ShapeError(f"{n} has shape {a.shape}, but {d} = {dims[d]} from another array")
+            conv[n] = a
+        return fn(**conv)
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.raw = fn
+    return wrapper

@@ -1,0 +1,301 @@
+"""Rewrite to canonical textbook form: an ordered list of small named rules, each a pure
+Expr → Expr | None whose docstring gives the identity and why it terminates. The engine
+simplifies children first, applies the rules at a node until none fires, and asserts that
+every rewrite keeps the shape."""
+
+from __future__ import annotations
+
+import math
+
+from .expr import Call, Const, Expr, Symbol, call
+from .ops import eye, ones, zeros
+
+MAX_REWRITES = 200  # per node; every rule terminates, this only guards against a bad interplay
+
+
+def simplify(e: Expr) -> Expr:
+    memo: dict[Expr, Expr] = {}
+
+    def go(node: Expr, budget: int = MAX_REWRITES) -> Expr:
+        hit = memo.get(node)
+        if hit is not None:
+            return hit
+        out = node
+        if isinstance(node, Call):
+            out = call(node.op, *(go(a) for a in node.args), params=node.params)
+        for _ in range(budget):
+            for rule in RULES:
+                new = rule(out)
+                if new is not None and new != out:
+                    assert new.shape == out.shape, f"{rule.__name__} changed {out.shape} to {new.shape}"
+                    out = go(new, budget - 1) if isinstance(new, Call) and new is not out else new
+                    break
+            else:
+                break
+        memo[node] = out
+        memo[out] = out
+        return out
+
+    return go(e)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def is_op(e: Expr, *names: str) -> bool:
+    return isinstance(e, Call) and e.op.name in names
+
+
+def rank(e: Expr) -> int:
+    """Sorting rank in sums and entrywise products: numbers, then scalars, then the rest;
+    the sort is stable, so within a rank the order of the derivation (and of the input) stays."""
+    return 0 if isinstance(e, Const) else 1 if e.shape.is_scalar else 2
+
+
+def split_coef(t: Expr) -> tuple:
+    """t = c · rest with c a number: (c, rest), rest None for a constant."""
+    if isinstance(t, Const):
+        return t.value, None
+    if is_op(t, "mul") and isinstance(t.args[0], Const):
+        rest = t.args[1:]
+        return t.args[0].value, rest[0] if len(rest) == 1 else call("mul", *rest)
+    return 1, t
+
+
+def scaled(c, rest: Expr | None) -> Expr:
+    if rest is None:
+        return Const(c)
+    return rest if c == 1 else call("mul", Const(c), rest)
+
+
+def _transposes(e: Expr | None) -> int:
+    """How many transposes a term holds: A + Aᵀ reads better than Aᵀ + A."""
+    return 0 if e is None else sum(1 for n in e.walk() if is_op(n, "transpose"))
+
+
+def zero_like(e: Expr) -> Expr:
+    return Const(0) if e.shape.is_scalar else zeros(e.shape)
+
+
+def fit(e: Expr, like: Expr) -> Expr:
+    """Restore a broadcast shape lost by a cancellation (x/x = 𝟙 for a vector x)."""
+    if e.shape == like.shape:
+        return e
+    return call("mul", e, ones(like.shape))
+
+
+def is_zero(e: Expr) -> bool:
+    return (isinstance(e, Const) and e.value == 0) or is_op(e, "zeros")
+
+
+def is_symmetric(e: Expr) -> bool:
+    if isinstance(e, Symbol):
+        return bool(e.props & {"symmetric", "spd", "diagonal"})
+    if is_op(e, "eye", "diag"):
+        return True
+    if is_op(e, "inv") or (is_op(e, "mul") and all(a.shape.is_scalar or is_symmetric(a) for a in e.args)):
+        return all(a.shape.is_scalar or is_symmetric(a) for a in e.args)
+    if is_op(e, "add"):
+        return all(is_symmetric(a) for a in e.args)
+    return False
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+def fold_constants(e: Expr):
+    """Arithmetic on numbers: 2 / 4 = 0.5, 3 ** 2 = 9, sum(c) = tr(c) = cᵀ = c for a scalar c.
+    Terminates: the node count drops."""
+    if not isinstance(e, Call):
+        return None
+    a = e.args
+    if e.op.name in ("transpose", "sum", "trace") and a[0].shape.is_scalar:
+        return a[0]
+    if e.op.name == "div" and isinstance(a[0], Const) and isinstance(a[1], Const) and a[1].value != 0:
+        q = a[0].value / a[1].value
+        return Const(a[0].value // a[1].value if q == int(q) and isinstance(a[0].value, int)
+                     and isinstance(a[1].value, int) else q)
+    if e.op.name == "power" and isinstance(a[0], Const) and isinstance(a[1], Const):
+        try:
+            v = a[0].value ** a[1].value
+        except (OverflowError, ZeroDivisionError):
+            return None
+        return Const(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+    if e.op.name == "power" and isinstance(a[1], Const) and a[1].value == 1:
+        return a[0]
+    if e.op.name == "power" and isinstance(a[1], Const) and a[1].value == 0:
+        return Const(1) if e.shape.is_scalar else ones(e.shape)
+    return None
+
+
+def push_transpose(e: Expr):
+    """Transposes move through products and inverses toward the leaves: (AB)ᵀ = BᵀAᵀ, Xᵀᵀ = X,
+    Aᵀ = A for symmetric A, (X⁻¹)ᵀ = (Xᵀ)⁻¹ (shown X⁻ᵀ), cᵀ = c for a scalar. A transposed sum
+    stays whole, as the textbook writes it: (Wx − y)ᵀ.
+    Terminates: each step moves a transpose strictly closer to the leaves."""
+    if not is_op(e, "transpose"):
+        return None
+    x = e.args[0]
+    if x.shape.is_scalar or is_symmetric(x):
+        return x
+    if not isinstance(x, Call):
+        return None
+    name = x.op.name
+    if name == "transpose":
+        return x.args[0]
+    if name == "matmul":
+        return call("matmul", *(a.T for a in reversed(x.args)))
+    if name == "mul" and any(a.shape.is_scalar for a in x.args):
+        return call("mul", *(a if a.shape.is_scalar else a.T for a in x.args))
+    if name == "inv":
+        y = x.args[0]
+        return call("inv", y.args[0] if is_op(y, "transpose") else y.T)
+    if name in ("zeros", "ones"):
+        return call(name, params=(x.shape.cols, x.shape.rows))
+    return None
+
+
+def collect_factors(e: Expr):
+    """An entrywise monomial c · Π bᵢ^kᵢ: numbers multiplied into c, equal bases merged
+    (x ⊙ x = x²; a x / a = x for a scalar a), x ⊙ 𝟙 = x, 0 ⊙ x = 0, quotients as one division,
+    factors sorted. Terminates: a normal form, reached in one step."""
+    if not is_op(e, "mul", "div"):
+        return None
+    coef = 1
+    powers: dict[Expr, object] = {}
+    onesf = []
+
+    def add(f: Expr, k) -> None:
+        nonlocal coef
+        if isinstance(f, Const):
+            if f.value == 0 and k < 0:
+                powers[f] = powers.get(f, 0) + k
+            else:
+                coef *= f.value ** k
+        elif is_op(f, "mul"):
+            for a in f.args:
+                add(a, k)
+        elif is_op(f, "div"):
+            add(f.args[0], k)
+            add(f.args[1], -k)
+        elif is_op(f, "power") and isinstance(f.args[1], Const) and (
+                k == 1 or (isinstance(f.args[1].value, int) and isinstance(k, int))):
+            add(f.args[0], f.args[1].value * k)
+        elif is_op(f, "ones") and k > 0:
+            onesf.append(f)
+        else:
+            powers[f] = powers.get(f, 0) + k
+
+    add(e, 1)
+    if coef == 0:
+        return zero_like(e)
+    if isinstance(coef, float) and coef.is_integer():
+        coef = int(coef)
+
+    def term(b, k):
+        return b if k == 1 else call("power", b, Const(k))
+
+    items = sorted(((b, k) for b, k in powers.items() if k != 0), key=lambda bk: rank(bk[0]))
+    num = [term(b, k) for b, k in items if k > 0]
+    den = [term(b, -k) for b, k in items if k < 0]
+    if onesf and not any(not f.shape.is_scalar for f in num + den):
+        num.append(onesf[0])
+    head = [Const(coef)] if coef != 1 or not num else []
+    top = call("mul", *head, *num)
+    out = call("div", top, call("mul", *den)) if den else top
+    return fit(out, e)
+
+
+def collect_terms(e: Expr):
+    """Like terms merge: 2A + 3A = 5A, x − x = 0; zero terms go; positive terms before negative
+    ones, numbers last, fewer transposes first, otherwise in order of first appearance.
+    Terminates: a normal form, reached in one step."""
+    if not is_op(e, "add"):
+        return None
+    acc: dict = {}
+    for t in e.args:
+        if is_zero(t):
+            continue
+        c, rest = split_coef(t)
+        acc[rest] = acc.get(rest, 0) + c
+    terms = [(c, r) for r, c in acc.items() if c != 0]
+    terms.sort(key=lambda cr: (cr[0] < 0, cr[1] is None, _transposes(cr[1])))
+    if not terms:
+        return zero_like(e)
+    out = call("add", *(scaled(c, r) for c, r in terms))
+    return fit(out, e)
+
+
+def simplify_matmul(e: Expr):
+    """Identity and zero factors: A I = A, A 0 = 0; inverse pairs: X⁻¹ X = I.
+    Terminates: the number of factors drops."""
+    if not is_op(e, "matmul"):
+        return None
+    a = list(e.args)
+    if any(is_zero(f) for f in a):
+        return zero_like(e)
+    kept = [f for f in a if not is_op(f, "eye")]
+    for i in range(len(kept) - 1):
+        l, r = kept[i], kept[i + 1]
+        if (is_op(l, "inv") and l.args[0] == r) or (is_op(r, "inv") and r.args[0] == l):
+            kept[i:i + 2] = [eye(l.shape.rows)] if len(kept) == 2 else []
+            break
+    if len(kept) == len(a):
+        return None
+    return call("matmul", *kept) if kept else eye(e.shape.rows)
+
+
+def factor_terms(e: Expr):
+    """Common factors of products come out of a sum: A x + Aᵀx = (A + Aᵀ)x, B A + B C = B(A + C).
+    Terminates: the number of terms of the sum drops."""
+    if not is_op(e, "add"):
+        return None
+    terms = e.args
+    for side in (-1, 0):
+        groups: dict[Expr, list[int]] = {}
+        for i, t in enumerate(terms):
+            c, rest = split_coef(t)
+            if is_op(rest, "matmul"):
+                groups.setdefault(rest.args[side], []).append(i)
+        for key, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            inner = []
+            for i in idx:
+                c, rest = split_coef(terms[i])
+                others = rest.args[:-1] if side == -1 else rest.args[1:]
+                inner.append(scaled(c, call("matmul", *others)))
+            shared = call("add", *inner)
+            new = call("matmul", shared, key) if side == -1 else call("matmul", key, shared)
+            return call("add", *(t for i, t in enumerate(terms) if i not in idx), new)
+    return None
+
+
+def recognize_functions(e: Expr):
+    """log(1 + exp(z)) = softplus(z); log(exp(z)) = z; diag(diag(x)) = x; diag(𝟙) = I;
+    diag(u vᵀ) = u ⊙ v; tr(I) = n;
+    tr and sum distribute over sums (they are linear).
+    Terminates: the node count drops."""
+    if is_op(e, "log"):
+        x = e.args[0]
+        if is_op(x, "exp"):
+            return x.args[0]
+        if is_op(x, "add") and len(x.args) == 2 and Const(1) in x.args:
+            other = x.args[1] if x.args[0] == Const(1) else x.args[0]
+            if is_op(other, "exp"):
+                return call("softplus", other.args[0])
+    if is_op(e, "diagonal") and is_op(e.args[0], "diag"):
+        return e.args[0].args[0]
+    if is_op(e, "diag") and is_op(e.args[0], "ones"):
+        return eye(e.shape.rows)
+    if is_op(e, "diagonal") and is_op(e.args[0], "matmul") and len(e.args[0].args) == 2:
+        u, vt = e.args[0].args
+        if u.shape.is_vector and vt.shape.is_row:   # diag(u vᵀ) = u ⊙ v
+            return u * vt.T
+    if is_op(e, "trace") and is_op(e.args[0], "eye") and isinstance(e.args[0].params[0], int):
+        return Const(e.args[0].params[0])
+    if is_op(e, "trace", "sum") and is_op(e.args[0], "add"):
+        return call("add", *(call(e.op, t) for t in e.args[0].args))
+    return None
+
+
+RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
+         simplify_matmul, factor_terms)

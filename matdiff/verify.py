@@ -1,0 +1,209 @@
+"""Finite-difference checks of derived code. Inputs are sampled from each symbol's domain (SPD
+for logdet, invertible for inv/det, positive for log/sqrt, away from the kinks of relu/abs), in
+float64, non-symmetric unless declared, with a distinct size for each symbolic dim so that a
+missing transpose cannot hide.
+
+The check: along random directions V, compare ⟨G, V⟩ with the central difference
+(f(X + hV) − f(X − hV)) / 2h, h = 1e-5 · max(1, max|X|), and report the relative error
+|a − d| / max(|a|, |d|, 1e-12); a pair over tolerance is retried with h/10 and 10h (the
+smallest error counts, so rounding or curvature alone does not fail a right answer). At small
+sizes every entry of G is also checked against its own difference (error relative to max|G|).
+A gradient that is identically zero is checked at more points before it is believed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import DomainError
+from .expr import Call, Symbol
+
+SIZES = (3, 4, 5, 6, 7, 2, 8, 9, 10, 11)
+KINKS = ("relu", "abs", "step", "sign")
+
+
+@dataclass
+class Report:
+    ok: bool
+    max_rel_error: float
+    tolerance: float
+    sizes: dict
+    seed: int
+    checks: int
+    notes: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "all sizes fixed"
+        verdict = "ok" if self.ok else "FAILED"
+        out = (f"verify: {verdict}: max relative error {self.max_rel_error:.2e} (tolerance {self.tolerance:.0e}) "
+               f"over {self.checks} finite-difference checks; sizes {sizes}; seed {self.seed}")
+        return "\n".join([out] + [f"  note: {n}" for n in self.notes])
+
+
+def domains(expr) -> dict[str, set]:
+    """Domain tags per symbol, from the ops whose arguments the symbol is (directly or transposed)."""
+    out: dict[str, set] = {}
+    for node in expr.walk():
+        if not isinstance(node, Call):
+            continue
+        for i, tag in enumerate(node.op.domain):
+            a = node.args[i]
+            if isinstance(a, Call) and a.op.name == "transpose":
+                a = a.args[0]
+            if tag == "power":
+                p = node.args[1]
+                v = getattr(p, "value", None)
+                tag = "nonzero" if isinstance(v, int) and v < 0 else "any" if isinstance(v, int) else "positive"
+            if isinstance(a, Symbol) and tag != "any":
+                out.setdefault(a.name, set()).add(tag)
+    return out
+
+
+class Sampler:
+    def __init__(self, symbols: dict[str, Symbol], expr, seed: int):
+        import numpy as np
+        self.np = np
+        self.rng = np.random.default_rng(seed)
+        self.symbols = symbols
+        self.tags = domains(expr)
+        dims = []
+        for s in symbols.values():
+            for d in s.shape:
+                if isinstance(d, str) and d not in dims:
+                    dims.append(d)
+        taken = {d for s in symbols.values() for d in s.shape if isinstance(d, int)}
+        pool = [n for n in SIZES if n not in taken] or list(SIZES)
+        self.sizes = {d: pool[i % len(pool)] for i, d in enumerate(dims)}
+
+    def runtime_shape(self, s: Symbol) -> tuple:
+        return tuple(self.sizes.get(d, d) for d in s.shape.numpy())
+
+    def sample(self, positive_all: bool = False) -> dict:
+        np, rng = self.np, self.rng
+        out = {}
+        for name, s in self.symbols.items():
+            shape = self.runtime_shape(s)
+            tags = self.tags.get(name, set()) | set(s.props)
+            if len(shape) == 2 and shape[0] == shape[1] and tags & {"spd", "invertible", "symmetric", "diagonal"}:
+                n = shape[0]
+                b = rng.standard_normal((n, n))
+                if "diagonal" in tags:
+                    x = np.diag(rng.uniform(0.5, 2.0, n) * (1 if tags & {"spd", "positive", "invertible"} else rng.choice([-1, 1], n)))
+                elif "spd" in tags:
+                    x = b @ b.T / n + np.eye(n)
+                elif "symmetric" in tags:
+                    x = (b + b.T) / 2 + (np.eye(n) * n if "invertible" in tags else 0)
+                else:
+                    x = np.eye(n) * 2 + 0.5 * b / np.sqrt(n)
+            elif tags & {"positive"} or positive_all:
+                x = rng.uniform(0.5, 2.0, shape)
+            elif tags & {"nonzero"}:
+                x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+            else:
+                x = rng.standard_normal(shape)
+            out[name] = float(x) if shape == () else x
+        return out
+
+    def direction(self, s: Symbol):
+        np, rng = self.np, self.rng
+        shape = self.runtime_shape(s)
+        v = rng.standard_normal(shape)
+        if "diagonal" in s.props:
+            v = np.diag(np.diag(v))
+        elif s.props & {"symmetric", "spd"}:
+            v = (v + v.T) / 2
+        return float(v) if shape == () else v
+
+
+def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, full_max: int = 64):
+    import numpy as np
+    from .emit.numpy import compile_exprs, compile_gradient, compile_value, py_name
+
+    symbols = dict(d.symbols)
+    f = compile_value(d.expr, list(symbols.values()), check=False)
+    grad = compile_gradient(d, check=False)
+    kink_args = [n.args[0] for n in d.expr.walk() if isinstance(n, Call) and n.op.name in KINKS]
+    kinks = compile_exprs(kink_args, list(symbols.values())) if kink_args else None
+    sampler = Sampler(symbols, d.expr, seed)
+
+    def call(fn, x):
+        with np.errstate(all="ignore"):
+            return fn(**{py_name(k): v for k, v in x.items()})
+
+    x = None
+    for attempt in range(30):
+        cand = sampler.sample(positive_all=attempt >= 10)
+        if not np.all(np.isfinite(call(f, cand))):
+            continue
+        if kinks is not None:
+            vals = call(kinks, cand)
+            vals = vals if isinstance(vals, tuple) else (vals,)
+            if min(float(np.min(np.abs(v))) for v in vals) < 1e-3:
+                continue
+        x = cand
+        break
+    if x is None:
+        raise DomainError(f"could not find inputs where {d.expr} is finite and away from kinks "
+                          f"(30 tries, seed {seed})", hint="declare properties with assume (spd, positive)")
+
+    grads = call(grad, x)
+    grads = grads if len(d.wrt) > 1 else (grads,)
+    worst, checks, notes = 0.0, 0, []
+    for name, g in zip(d.wrt, grads, strict=True):
+        s = symbols[name]
+        want = sampler.runtime_shape(s)
+        g = np.asarray(g, dtype=float)
+        if g.shape != want:
+            notes.append(f"gradient for {name} has shape {g.shape}, expected {want}")
+            worst = np.inf
+            continue
+        x0 = np.asarray(x[name], dtype=float)
+        scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+
+        def fd(v, h):
+            xp, xm = dict(x), dict(x)
+            xp[name] = x0 + h * v
+            xm[name] = x0 - h * v
+            if x0.ndim == 0:
+                xp[name], xm[name] = float(xp[name]), float(xm[name])
+            return (float(call(f, xp)) - float(call(f, xm))) / (2 * h)
+
+        def err(a, v, denom=None):
+            best = np.inf
+            for h in (1e-5 * scale, 1e-6 * scale, 1e-4 * scale):
+                n = fd(v, h)
+                e = abs(a - n) / max(abs(a), abs(n), denom or 0.0, 1e-12)
+                if abs(a) < 1e-12 and abs(n) < 1e-9:
+                    e = 0.0
+                best = min(best, e)
+                if best <= tol:
+                    break
+            return best
+
+        for _ in range(directions):
+            v = np.asarray(sampler.direction(s), dtype=float)
+            worst = max(worst, err(float(np.sum(g * v)), v))
+            checks += 1
+        if g.size <= full_max and not (s.props & {"symmetric", "spd", "diagonal"}):
+            gmax = float(np.max(np.abs(g))) if g.size else 0.0
+            for idx in np.ndindex(*g.shape):
+                e = np.zeros(g.shape)
+                e[idx] = 1.0
+                worst = max(worst, err(float(g[idx]), e, denom=gmax))
+                checks += 1
+        if not np.any(g):
+            notes.append(f"the gradient for {name} is identically zero at the sample point; "
+                         "checked at three more points")
+            for k in range(3):
+                x2 = sampler.sample()
+                g2 = call(grad, x2)
+                g2 = np.asarray(g2 if len(d.wrt) == 1 else g2[d.wrt.index(name)])
+                v = np.asarray(sampler.direction(s), dtype=float)
+                saved, x = x, x2
+                x0 = np.asarray(x[name], dtype=float)
+                worst = max(worst, err(float(np.sum(g2 * v)), v))
+                x = saved
+                checks += 1
+    ok = bool(worst <= tol)
+    if not ok:
+        notes.append("the derived gradient does not match finite differences")
+    return Report(ok, float(worst), tol, dict(sampler.sizes), seed, checks, notes)

@@ -1,0 +1,224 @@
+"""Bad input: every failure is a MatdiffError of the right class, with its caret in the right column."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import matdiff
+from matdiff import (AssumptionError, MatdiffError, ParseError, ShapeError, ShapeSpecError,
+                     UnknownFunctionError, parse)
+
+P, S, U = ParseError, ShapeError, UnknownFunctionError
+MN = {"A": ("m", "n"), "x": ("m",)}
+GARBAGE = random.Random(1234).randbytes(24).decode("latin-1")
+
+# (text, shapes, error class, caret column, a piece the hint must contain or None)
+CASES = [
+    # shapes
+    ("A @ x", MN, S, 0, "A.T @ x"),
+    ("2 * A @ x", MN, S, 0, ".T @ x"),
+    ("A * B", {"A": ("n", "m"), "B": ("m", "k")}, S, 0, "@"),
+    ("x + A * B", {"A": ("n", "m"), "B": ("m", "k"), "x": ("n",)}, S, 4, "@"),
+    ("inv(C)", {"C": ("n", "m")}, S, 0, None),
+    ("x + inv(C)", {"C": ("n", "m")}, S, 4, None),
+    ("1 + tr(C)", {"C": ("n", "m")}, S, 4, None),
+    ("trace(x)", {"x": ("n",)}, S, 0, None),
+    ("det(x)", {"x": ("n",)}, S, 0, None),
+    ("det(x)", None, S, 0, None),
+    ("logdet(C)", {"C": (3, 4)}, S, 0, None),
+    ("A + B", {"A": ("n", "m"), "B": ("m", "n")}, S, 0, "transpose"),
+    ("2 * (A + B)", {"A": ("n", "n"), "B": ("m", "m")}, S, 5, None),
+    ("W x + b", {"W": ("n", "m"), "x": ("m",), "b": ("m",)}, S, 0, None),
+    ("xᵀAx", {"A": ("n", "m"), "x": ("n",)}, S, 2, None),
+    ("x²", None, S, 0, "**"),
+    ("1 + x²", {"x": ("n",)}, S, 4, "**"),
+    ("A ** B", {"A": ("n", "n"), "B": ("n", "n")}, S, 0, None),
+    ("X^0", {"X": ("n", "n")}, S, 0, None),
+    ("C⁻¹", {"C": ("n", "m")}, S, 0, None),
+    # unknown functions
+    ("trce(X)", None, U, 0, "trace"),
+    ("2 * trce(X)", None, U, 4, "trace"),
+    ("np.sigmod(z)", None, U, 0, "sigmoid"),
+    # syntax
+    ("", None, P, 0, None),
+    ("   ", None, P, 3, None),
+    ("(x + y", None, P, 6, ")"),
+    ("x + y)", None, P, 5, None),
+    ("x +", None, P, 3, None),
+    ("A @", None, P, 3, None),
+    ("x +* y", None, P, 3, None),
+    ("* x", None, P, 0, None),
+    ("()", None, P, 1, None),
+    ("x $ y", None, P, 2, None),
+    ("A[0]", None, P, 1, "index"),
+    ("y = A @ x", None, P, 2, None),
+    ("trace(X) = 3", None, P, 9, None),
+    ("x.shape", None, P, 1, ".T"),
+    ("(x, y)", None, P, 2, None),
+    ("x + ж", None, P, 4, None),
+    ("x + 😀", None, P, 4, None),
+    ("\x00\xff", None, P, 0, None),
+    ("x\x00", None, P, 1, None),
+    ("x + \x07\x1b[31m", None, P, 4, None),
+    ("|x|", None, P, 0, "abs"),
+    ("||x|", None, P, 3, None),
+    ("‖Wx − y²", None, P, 8, "bar"),
+    ("{x", None, P, 2, None),
+    ("x}", None, P, 1, None),
+    ("x + exp", None, P, 4, None),
+    ("logdet(X, Y)", None, P, 0, None),
+    ("inv()", None, P, 0, None),
+    ("norm(X, 1)", None, P, 8, None),
+    ("‖X‖_2", {"X": ("n", "m")}, P, 0, None),
+    ("eye(x + 1)", None, P, 4, None),
+]
+
+
+def _raise(text, shapes=None, assume=None) -> MatdiffError:
+    with pytest.raises(MatdiffError) as info:
+        parse(text, shapes, assume)
+    return info.value
+
+
+def _caret_column(message: str) -> int | None:
+    """Column of the first '^' of the caret line in str(err), minus the 2-space indent."""
+    for line in message.splitlines():
+        if line.startswith("  ") and set(line.strip()) == {"^"}:
+            return line.index("^") - 2
+    return None
+
+
+@pytest.mark.parametrize("text, shapes, cls, column, hint", CASES, ids=[repr(c[0]) for c in CASES])
+def test_error_class_and_caret(text, shapes, cls, column, hint):
+    err = _raise(text, shapes)
+    assert type(err) is cls, f"{type(err).__name__}: {err}"
+    assert err.span is not None and err.span[0] == column
+    assert err.column == column
+    assert 0 <= err.span[0] <= err.span[1] <= len(text) + 1
+    message = str(err)
+    assert _caret_column(message) == column, message
+    shown = "".join(c if c.isprintable() else "?" for c in text)
+    assert "  " + shown in message.splitlines()
+    if hint is not None:
+        assert err.hint is not None and hint in err.hint, err.hint
+
+
+def test_there_are_enough_cases():
+    assert len(CASES) >= 32
+
+
+def test_hint_names_the_fix_for_a_transposed_product():
+    err = _raise("A @ x", MN)
+    assert "A.T @ x" in err.hint
+    assert "m×n" in str(err) or "m×n" in err.message
+
+
+def test_unknown_function_lists_close_names():
+    err = _raise("trce(X)")
+    assert isinstance(err, ParseError)
+    assert "trace" in err.hint
+    assert "trce" in err.message
+
+
+def test_random_garbage_bytes():
+    err = _raise(GARBAGE)
+    assert isinstance(err, ParseError)
+    assert err.span is not None and 0 <= err.span[0] <= len(GARBAGE)
+    assert _caret_column(str(err)) == err.column
+
+
+def test_column_counts_from_the_start_of_the_line():
+    text = "x +\ny $ z"
+    err = _raise(text)
+    assert isinstance(err, ParseError)
+    assert err.span[0] == text.index("$")
+    assert err.column == 2 == _caret_column(str(err))
+    assert "  y $ z" in str(err).splitlines()
+
+
+# -- declared shapes and assumptions ---------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", [("n", "m", "k"), "n,,m", 0, -1, ("n", 0), ("n", -2), "n x",
+                                  "n m", True, 2.5, None, ("n", "m!"), (3.0, 4)])
+def test_bad_shape_specs(spec):
+    err = _raise("A + B", {"A": spec})
+    assert isinstance(err, ShapeSpecError)
+    assert err.hint
+
+
+def test_bad_shape_spec_names_the_symbol():
+    err = _raise("A + B", {"B": ("n", "m", "k")})
+    assert "B" in str(err)
+
+
+@pytest.mark.parametrize("assume", [{"A": "orthogonal"}, {"A": ["symmetric", "bogus"]}, {"A": "symetric"}])
+def test_bad_assumption(assume):
+    err = _raise("A + B", None, assume)
+    assert isinstance(err, AssumptionError)
+
+
+def test_close_assumption_is_suggested():
+    assert "symmetric" in _raise("A", None, {"A": "symetric"}).hint
+
+
+@pytest.mark.parametrize("text, shapes, column", [
+    ("A + B", {"A": ("n", "m")}, 0),
+    ("B + A", {"A": ("n", "m")}, 4),
+    ("A @ x", {"x": ("n",)}, 4),
+])
+def test_square_property_on_non_square(text, shapes, column):
+    name = "A" if text != "A @ x" else "x"
+    err = _raise(text, shapes, {name: "symmetric"})
+    assert isinstance(err, AssumptionError)
+    assert err.column == column == _caret_column(str(err))
+
+
+# -- depth, and things that are not text ---------------------------------------------------------
+
+def test_deep_parentheses_parse_or_fail_cleanly():
+    text = "(" * 5000 + "x" + ")" * 5000
+    try:
+        e = parse(text)
+    except MatdiffError as err:
+        assert isinstance(err, ParseError) and err.span is not None
+    else:
+        assert e == parse("x")
+
+
+DEEP = {
+    "exp(exp(...))": "exp(" * 3000 + "x" + ")" * 3000,
+    "- - -x": "-" * 3000 + "x",
+    "x.T.T...": "x" + ".T" * 3000,
+    "x' ' '...": "x" + "'" * 3000,
+    "a ** a ** ...": "a" + " ** a" * 3000,
+    "((x + x) + x)...": "(" * 3000 + "x" + " + x)" * 3000,
+}
+
+
+@pytest.mark.parametrize("text", DEEP.values(), ids=DEEP.keys())
+def test_too_deep_is_a_parse_error(text):
+    err = _raise(text)
+    assert type(err) is ParseError
+    assert err.span is not None and 0 <= err.span[0] < len(text)
+    assert "deep" in err.message
+    assert _caret_column(str(err)) == err.column
+
+
+def test_long_flat_input_is_fine():
+    e = parse(" + ".join(["x"] * 1000))
+    assert e.shape.cols == 1
+
+
+@pytest.mark.parametrize("value", [b"x + y", None, 3, ["x"]])
+def test_non_str_input(value):
+    err = _raise(value)
+    assert type(err) is ParseError
+    assert type(value).__name__ in str(err)
+
+
+def test_errors_are_matdiff_errors():
+    for cls in (ParseError, UnknownFunctionError, ShapeError, ShapeSpecError, AssumptionError):
+        assert issubclass(cls, matdiff.MatdiffError)
+    assert issubclass(UnknownFunctionError, ParseError)

@@ -1,0 +1,155 @@
+"""Property tests of the parser: printed expressions parse back, and no input escapes as a non-MatdiffError."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from matdiff import MatdiffError, ShapeError, parse, read
+
+N, M = "n", "m"
+SHAPES = {"A": (N, N), "B": (N, N), "C": (N, M), "D": (M, N), "x": (N,), "y": (N,), "z": (M,),
+          "a": (), "b": ()}
+# shape (rows, cols) → symbols of that shape; 1 is the unit dim of vectors and scalars
+LEAVES = {(N, N): ["A", "B"], (N, M): ["C"], (M, N): ["D"], (N, 1): ["x", "y"], (M, 1): ["z"],
+          (1, 1): ["a", "b"], (M, M): [], (1, N): [], (1, M): []}
+TARGETS = list(LEAVES)
+ELEMENTWISE = ["exp", "log", "sigmoid", "tanh", "relu", "softmax", "np.exp", "abs", "sqrt"]
+TO_SCALAR = ["sum", "norm", "logsumexp"]
+SQUARE_TO_SCALAR = ["trace", "det", "logdet"]
+DIMS = [N, M]
+
+
+def _paren(text: str, wrap: bool) -> str:
+    return f"({text})" if wrap else text
+
+
+def _leaf(shape):
+    rows, cols = shape
+    options = [st.sampled_from(LEAVES[shape])] if LEAVES[shape] else []
+    if (cols, rows) in LEAVES and LEAVES[(cols, rows)] and shape != (1, 1):
+        options.append(st.sampled_from(LEAVES[(cols, rows)]).map(lambda s: s + ".T"))
+    if shape == (1, 1):
+        options.append(st.integers(0, 99).map(str))
+        options.append(st.sampled_from(["0.5", "2.5", "1e-3", "3.0", "0.25"]))
+    if rows == cols and rows != 1:
+        options.append(st.just(f"eye({rows})"))
+    return st.one_of(options)
+
+
+@st.composite
+def expression(draw, shape=(N, 1), depth=0):
+    """A text whose expression should have `shape` (it may not, when parentheses are dropped)."""
+    rows, cols = shape
+    if depth >= 4 or draw(st.integers(0, 3)) == 0:
+        return draw(_leaf(shape))
+    sub = lambda s: expression(s, depth + 1)  # noqa: E731
+    wrap = draw(st.booleans())
+    kind = draw(st.sampled_from(["binary", "scaled", "matmul", "transpose", "unary", "neg", "power",
+                                 "reduce", "square", "inv", "diag"]))
+    if kind == "binary":
+        op = draw(st.sampled_from(["+", "-", "*", "/"]))
+        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(draw(sub(shape)), True)}"
+    if kind == "scaled":
+        op = draw(st.sampled_from(["*", "/", "+"]))
+        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(draw(sub((1, 1))), True)}"
+    if kind == "matmul":
+        inner = draw(st.sampled_from(DIMS))
+        return f"{_paren(draw(sub((rows, inner))), True)} @ {_paren(draw(sub((inner, cols))), wrap)}"
+    if kind == "transpose":
+        return f"({draw(sub((cols, rows)))}).T"
+    if kind == "unary":
+        return f"{draw(st.sampled_from(ELEMENTWISE))}({draw(sub(shape))})"
+    if kind == "neg":
+        return f"-{_paren(draw(sub(shape)), True)}"
+    if kind == "power":
+        k = draw(st.sampled_from(["2", "3", "-1", "0.5", "(-2)"]))
+        return f"({draw(sub(shape))}) ** {k}"
+    if shape == (1, 1) and kind == "reduce":
+        arg = draw(sub(draw(st.sampled_from(TARGETS))))
+        return f"{draw(st.sampled_from(TO_SCALAR))}({arg})"
+    if shape == (1, 1) and kind == "square":
+        d = draw(st.sampled_from(DIMS))
+        return f"{draw(st.sampled_from(SQUARE_TO_SCALAR))}({draw(sub((d, d)))})"
+    if kind == "inv" and rows == cols and rows != 1:
+        return f"inv({draw(sub(shape))})"
+    if kind == "diag" and cols == 1 and rows != 1:
+        return f"diag({draw(sub((rows, rows)))})"
+    if kind == "diag" and rows == cols and rows != 1:
+        return f"diag({draw(sub((rows, 1)))})"
+    return draw(_leaf(shape))
+
+
+texts = st.sampled_from(TARGETS).flatmap(lambda s: expression(s))
+
+
+def _parse_or_skip(text):
+    """The expression of a generated text; texts that are badly shaped (dropped parentheses) are skipped."""
+    try:
+        return parse(text, SHAPES)
+    except ShapeError:
+        assume(False)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts)
+def test_str_parses_back(text):
+    e = _parse_or_skip(text)
+    printed = str(e)
+    again = parse(printed, SHAPES)
+    assert again == e, f"{text!r} → {printed!r} → {str(again)!r}"
+    assert again.shape == e.shape
+    assert hash(again) == hash(e)
+    assert str(again) == printed
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts)
+def test_printers_give_text(text):
+    e = _parse_or_skip(text)
+    for out in (str(e), e.to_unicode(), e.to_latex()):
+        assert isinstance(out, str) and out.strip()
+
+
+# -- random strings over the alphabet -----------------------------------------------------------------
+
+ALPHABET = ("abxyzABCWXIT01239 +-*/@^.()ᵀ⁻¹²‖|,_{}'σΣαβλ−⊙∘·" + "\u00a0\t\n")
+WORDS = ["exp", "log", "trace", "tr", "det", "logdet", "inv", "norm", "sum", "eye", "np.", "linalg.",
+         ".T", "**", "||", "‖", "⁻¹", "ᵀ", "σ", "diag", "softmax", "relu", "x", "A", "(", ")", "@", "e5"]
+noise = st.lists(st.one_of(st.sampled_from(WORDS), st.text(ALPHABET, min_size=1, max_size=3)),
+                 max_size=14).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(noise)
+def test_random_text_raises_only_matdiff_errors(text):
+    try:
+        r = read(text)
+    except MatdiffError as err:
+        assert err.span is None or 0 <= err.span[0] <= len(text)
+        assert str(err)
+        return
+    e = r.expr
+    for out in (str(e), e.to_unicode(), e.to_latex()):
+        assert isinstance(out, str) and out.strip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20))
+def test_any_unicode_raises_only_matdiff_errors(text):
+    try:
+        parse(text)
+    except MatdiffError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(noise)
+def test_inferred_reading_prints_back(text):
+    """What was read with invented dims parses back to itself once those shapes are declared."""
+    try:
+        r = read(text)
+    except MatdiffError:
+        assume(False)
+    shapes = {name: s.shape for name, s in r.symbols.items()}
+    assert parse(r.read_as, shapes) == r.expr, f"{text!r} read as {r.read_as!r}"
