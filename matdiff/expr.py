@@ -165,7 +165,8 @@ class Call(Expr):
         object.__setattr__(self, "params", tuple(params))
         if shape is None:
             ctx = DIMS.get()
-            shape = op.shape(ctx, *(ctx.shape(a.shape) for a in self.args), *self.params)
+            shapes = [a.shape for a in self.args] if ctx is STRICT else [ctx.shape(a.shape) for a in self.args]
+            shape = op.shape(ctx, *shapes, *self.params)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "_hash", hash((op.name, self.args, self.params)))
 

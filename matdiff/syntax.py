@@ -541,31 +541,26 @@ class _Builder:
 
     # -- the end: name the free dims, rebuild with known shapes ----------------------------------------
     def finish(self, expr: Expr) -> Reading:
-        order = []
+        nodes = list(expr.walk())
+        calls_params = [d for node in nodes if isinstance(node, Call) for d in node.params]
+        order: list = []
         names_in_order = sorted(self.symbols, key=lambda n: self.first_seen[n])
-        for n in names_in_order:
-            for d in self.symbols[n].shape:
-                r = self.dims.find(d)
-                if isinstance(r, DimVar) and r not in order:
-                    order.append(r)
-        for node in expr.walk():
-            if isinstance(node, Call):
-                for d in node.params:
-                    r = self.dims.find(d)
-                    if isinstance(r, DimVar) and r not in order:
-                        order.append(r)
+        for d in [d for n in names_in_order for d in self.symbols[n].shape] + calls_params:
+            r = self.dims.find(d)
+            if isinstance(r, DimVar) and r not in order:
+                order.append(r)
         taken = {d for s in self.declared.values() for d in s if isinstance(d, str)}
-        taken |= {d for node in expr.walk() if isinstance(node, Call) for d in node.params if isinstance(d, str)}
-        taken |= set(self.symbols)
+        taken |= {d for d in calls_params if isinstance(d, str)} | set(self.symbols)
         pool = (n for n in itertools.chain(DIM_POOL, (f"n{i}" for i in itertools.count(1))) if n not in taken)
         names = {r: next(pool) for r in order}
+        find = self.dims.find
 
         def fin(d):
-            r = self.dims.find(d)
+            r = find(d)
             return names.get(r, r) if isinstance(r, DimVar) else r
 
         memo: dict[int, Expr] = {}
-        for node in expr.walk():
+        for node in nodes:
             if isinstance(node, Symbol):
                 out = Symbol(node.name, Shape(fin(node.shape.rows), fin(node.shape.cols)), node.props)
             elif isinstance(node, Call):
