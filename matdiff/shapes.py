@@ -13,17 +13,18 @@ Dim = Union[int, str, "DimVar"]
 
 
 class DimVar:
-    """An unknown dim, to be unified; identity is the object itself."""
+    """An unknown dim, to be unified; identity is the object itself. The label names it in
+    messages before the dims get their final names (n_x: the length of x; r_A, c_A)."""
 
-    __slots__ = ("id",)
-    _count = 0
+    __slots__ = ("label",)
 
-    def __init__(self) -> None:
-        DimVar._count += 1
-        self.id = DimVar._count
+    def __init__(self, label: str = "d") -> None:
+        self.label = label
 
     def __repr__(self) -> str:
-        return f"?{self.id}"
+        return self.label
+
+    __str__ = __repr__
 
 
 class Shape(NamedTuple):
@@ -52,11 +53,13 @@ class Shape(NamedTuple):
         return Shape(self.cols, self.rows)
 
     def numpy(self) -> tuple:
-        """The runtime NumPy shape: () for a scalar, (n,) for a column vector."""
+        """The runtime NumPy shape: () for a scalar, (n,) for a column or a row vector."""
         if self.is_scalar:
             return ()
         if self.is_vector:
             return (self.rows,)
+        if self.is_row:
+            return (self.cols,)
         return (self.rows, self.cols)
 
     def __str__(self) -> str:
@@ -64,7 +67,8 @@ class Shape(NamedTuple):
 
     def spec(self) -> str:
         """The form `--shape` accepts: `n,m`, `n` for a vector, `` for a scalar."""
-        return ",".join(str(d) for d in self.numpy())
+        dims = () if self.is_scalar else (self.rows,) if self.is_vector else self
+        return ",".join(str(d) for d in dims)
 
 
 SCALAR = Shape(1, 1)
@@ -119,7 +123,9 @@ def parse_shape(spec, name: str = "") -> Shape:
 
 
 class Unifier:
-    """Union-find over dims. Concrete dims (int, name) are roots that never merge with each other."""
+    """Union-find over dims. Concrete dims (int, name) are roots that never merge with each other.
+    An undeclared dim never becomes 1: a vector read by convention stays a vector, so `x @ y`
+    is reported (with the fix xᵀy) instead of silently making y a scalar."""
 
     def __init__(self) -> None:
         self.parent: dict[DimVar, Dim] = {}
@@ -133,10 +139,10 @@ class Unifier:
         a, b = self.find(a), self.find(b)
         if a is b or (not isinstance(a, DimVar) and a == b):
             return True
-        if isinstance(a, DimVar):
+        if isinstance(a, DimVar) and b != 1:
             self.parent[a] = b
             return True
-        if isinstance(b, DimVar):
+        if isinstance(b, DimVar) and a != 1:
             self.parent[b] = a
             return True
         return False

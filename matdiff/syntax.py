@@ -25,6 +25,7 @@ SQUARE_PROPERTIES = ("symmetric", "spd", "diagonal")
 GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta", "kappa", "lam",
                "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
 DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
+NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose")
 OPEN, CLOSE = "\ue000", "\ue001"
 
 
@@ -396,7 +397,7 @@ class _Builder:
         return self.apply_exprs("matmul", [(b, bspan)] * abs(k), span) if abs(k) > 1 else b
 
     def b_norm(self, node):
-        sub = (node.value or "").strip("_{}")
+        sub = (node.value or "").strip("_{}").replace("₂", "2").replace("₁", "1")
         x = self.build(node.kids[0])
         s = self.dims.shape(x.shape)
         if sub in ("", "F", "fro") or (sub == "2" and (s.cols == 1 or s.rows == 1)):
@@ -420,6 +421,8 @@ class _Builder:
                 raise ParseError(f"{name} is not a function", text=self.text, span=node.span)
             return self.fold_juxt(self.word(name, (node.span[0], node.span[0] + len(raw)))
                                   + [("expr", self.build(group.kids[0]), group.span)])
+        if name in NUMPY_ALIASES:
+            return self.numpy_alias(name, args, node)
         op = SPELLINGS.get(name)
         if op is None:
             close = difflib.get_close_matches(name, [s for s in SPELLINGS if s.isidentifier()], n=3, cutoff=0.6)
@@ -440,6 +443,36 @@ class _Builder:
             raise ParseError(f"{name} takes {op.arity} argument{'s' * (op.arity != 1)}, got {len(args)}",
                              text=self.text, span=node.span)
         return self.apply_op(op, [(self.build(a), a.span) for a in args], node.span)
+
+    def numpy_alias(self, name, args, node):
+        """NumPy functions that are spellings of the language: dot(a, b) = a @ b, outer(a, b) = a @ bᵀ,
+        multiply(a, b) = a * b, square(a) = a ** 2, maximum(a, 0) = relu(a), transpose(a) = aᵀ."""
+        arity = {"square": 1, "transpose": 1}.get(name, 2)
+        if len(args) != arity:
+            raise ParseError(f"{name} takes {arity} argument{'s' * (arity > 1)} here, got {len(args)}",
+                             text=self.text, span=node.span)
+        built = [(self.build(a), a.span) for a in args]
+        if name == "dot" and all(self.dims.shape(e.shape).is_vector for e, _ in built):
+            name = "inner"   # np.dot of two 1-D arrays is their inner product
+        if name in ("dot", "matmul"):
+            return self.apply_exprs("matmul", built, node.span)
+        if name == "inner":
+            return self.apply_exprs("matmul", [(built[0][0].T, built[0][1]), built[1]], node.span)
+        if name == "outer":
+            return self.apply_exprs("matmul", [built[0], (built[1][0].T, built[1][1])], node.span)
+        if name == "multiply":
+            return self.apply_exprs("mul", built, node.span)
+        if name == "square":
+            return self.apply_exprs("power", [built[0], (Const(2), node.span)], node.span)
+        if name == "transpose":
+            return self.apply_exprs("transpose", built, node.span)
+        if name == "maximum":
+            zero = [i for i, a in enumerate(args) if a.kind == "number" and float(a.value) == 0]
+            if not zero:
+                raise ParseError("maximum is supported as maximum(z, 0), the relu", text=self.text,
+                                 span=node.span, hint="relu(z)")
+            return self.apply_exprs("relu", [built[1 - zero[0]]], node.span)
+        raise ParseError(f"{name} is not supported", text=self.text, span=node.span)
 
     def derivative_call(self, name, args, node):
         """f'(z) for an elementwise f: its derivative, as declared with f (relu' = step)."""
@@ -478,7 +511,7 @@ class _Builder:
         if word in self.declared or word in self.symbols:
             return [("expr", self.symbol(word, span), span)]
         if word == "I":
-            n = DimVar()
+            n = DimVar("n_I")
             return [("expr", call("eye", params=(n,)), span)]
         if word in SPELLINGS and SPELLINGS[word].arity != 0:
             return [("fn", SPELLINGS[word], span)]
@@ -501,9 +534,9 @@ class _Builder:
         elif "α" <= name[0] <= "ω" or "Α" <= name[0] <= "Ω" or name.lower() in GREEK_NAMES:
             shape = SCALAR
         elif name[0].isupper():
-            shape = Shape(DimVar(), DimVar())
+            shape = Shape(DimVar(f"r_{name}"), DimVar(f"c_{name}"))
         else:
-            shape = Shape(DimVar(), 1)
+            shape = Shape(DimVar(f"n_{name}"), 1)
         props = self.props.get(name, frozenset())
         if props & set(SQUARE_PROPERTIES) and not self.dims.same(shape.rows, shape.cols):
             raise AssumptionError(f"{name} is assumed {'/'.join(sorted(props))} but has shape {shape}",

@@ -154,6 +154,8 @@ class _Emitter:
             return f"{_paren(lc, lp, 2)} * {self.arg(rf.args[0], 3)}", ls, 2
         lc, ls, lp = self.emit_tree(left, factors)
         rc, rs, rp = self.emit_tree(right, factors)
+        if ls == (1, 1) or rs == (1, 1):   # a partial product that is a scalar (yᵀx inside x yᵀ x yᵀ)
+            return f"{_paren(lc, lp, 2)} * {_paren(rc, rp, 3)}", (ls[0], rs[1]) if ls != (1, 1) else rs, 2
         if ls[1] == 1 and ls[0] != 1 and rs[0] == 1 and rs[1] != 1:
             return f"np.outer({lc}, {rc})", (ls[0], rs[1]), 9
         return f"{_paren(lc, lp, 2)} @ {_paren(rc, rp, 3)}", (ls[0], rs[1]), 2

@@ -18,7 +18,8 @@ def _log_build(args, params):
     return Call(OPS["log"], args)
 
 
-elementwise("log", deriv=lambda x, y: 1 / x, np_code="np.log({0})", domain="positive", build=_log_build)
+elementwise("log", spellings=("ln",), deriv=lambda x, y: 1 / x, np_code="np.log({0})", domain="positive",
+            build=_log_build)
 elementwise("sqrt", deriv=lambda x, y: 1 / (2 * y), np_code="np.sqrt({0})", domain="positive")
 elementwise("sin", deriv=lambda x, y: call("cos", x), np_code="np.sin({0})")
 elementwise("cos", deriv=lambda x, y: -call("sin", x), np_code="np.cos({0})")

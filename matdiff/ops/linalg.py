@@ -29,12 +29,12 @@ def _check_chain(dims, args) -> None:
             if not dims.same(l.cols, s.rows):
                 left = Shape(rows, l.cols)
                 hint = None
-                if first == prev and dims.find(l.rows) == s.rows:
+                if s.is_vector and l.is_vector and first == prev:
+                    hint = "{0}.T @ {1} for the inner product, {0} @ {1}.T for the outer product"
+                elif first == prev and dims.find(l.rows) == s.rows:
                     hint = "{0}.T @ {1}?"
                 elif s.cols == l.cols:
                     hint = "{0} @ {1}.T?"
-                elif s.is_vector and l.is_vector:
-                    hint = "{0}.T @ {1} for the inner product, {0} @ {1}.T for the outer product"
                 raise ShapeMismatch(f"cannot multiply {{0}} ({left}) by {{1}} ({s})", hint=hint,
                                     refs=((first, prev), j))
             if dims.find(rows) == 1 and dims.find(s.cols) == 1:
@@ -132,7 +132,7 @@ def _transpose_latex(p, e):
     return p.arg(a, 9) + r"^\top"
 
 
-declare("transpose", spellings=("transpose",), arity=1, shape=lambda dims, s: s.T,
+declare("transpose", arity=1, shape=lambda dims, s: s.T,
         jvp=lambda e, ts: ts[0].T, linear=(0,), transpose=lambda e, i, ct: ct.T,
         text=lambda p, e: p.arg(e.args[0], 9) + ".T",
         unicode=_transpose_unicode, latex=_transpose_latex,
@@ -170,7 +170,7 @@ function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCAL
 # -- trace -----------------------------------------------------------------------------------
 # linear: D tr(X)[V] = tr(V); transpose: ct·I   (Cookbook 100)
 
-function("trace", spellings=("tr",), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
+function("trace", spellings=("tr", "Tr"), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
          jvp=lambda e, ts: call("trace", ts[0]), linear=(0,),
          transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
          unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})")
