@@ -225,7 +225,8 @@ def collect_terms(e: Expr):
 
 
 def simplify_matmul(e: Expr):
-    """Identity and zero factors: A I = A, A 0 = 0; inverse pairs: X⁻¹ X = I.
+    """Identity and zero factors: A I = A, A 0 = 0; inverse pairs: X⁻¹ X = I, and
+    L (Q L)⁻¹ = Q⁻¹, (L Q)⁻¹ L = … for square factors (Cookbook 18).
     Terminates: the number of factors drops."""
     if not is_op(e, "matmul"):
         return None
@@ -237,14 +238,40 @@ def simplify_matmul(e: Expr):
         l, r = kept[i], kept[i + 1]
         if (is_op(l, "inv") and l.args[0] == r) or (is_op(r, "inv") and r.args[0] == l):
             kept[i:i + 2] = [eye(l.shape.rows)] if len(kept) == 2 else []
-            break
+            return call("matmul", *kept) if kept else eye(e.shape.rows)
+        # L (P L)⁻¹ = P⁻¹ and (L P)⁻¹ L... : (Q Z)⁻¹ = Z⁻¹ Q⁻¹ for square Q, Z, so a neighbour cancels
+        if is_op(r, "inv") and is_op(r.args[0], "matmul") and r.args[0].args[-1] == l and _square_split(r.args[0], -1):
+            kept[i:i + 2] = [call("inv", call("matmul", *r.args[0].args[:-1]))]
+            return call("matmul", *kept)
+        if is_op(l, "inv") and is_op(l.args[0], "matmul") and l.args[0].args[0] == r and _square_split(l.args[0], 0):
+            kept[i:i + 2] = [call("inv", call("matmul", *l.args[0].args[1:]))]
+            return call("matmul", *kept)
     if len(kept) == len(a):
         return None
     return call("matmul", *kept) if kept else eye(e.shape.rows)
 
 
+def _square_split(product: Expr, end: int) -> bool:
+    """Both the end factor and the rest of the product are square (so each has an inverse)."""
+    f = product.args[end]
+    rest = product.args[:-1] if end == -1 else product.args[1:]
+    return f.shape.rows == f.shape.cols and rest[0].shape.rows == rest[-1].shape.cols
+
+
+def split_scalars(t: Expr) -> tuple:
+    """t = s · rest with s a product of scalar factors (numbers and scalar expressions):
+    (list of the scalar factors, rest)."""
+    if is_op(t, "mul"):
+        scalars = [a for a in t.args if a.shape.is_scalar]
+        rest = [a for a in t.args if not a.shape.is_scalar]
+        if scalars and len(rest) == 1:
+            return scalars, rest[0]
+    return [], t
+
+
 def factor_terms(e: Expr):
-    """Common factors of products come out of a sum: A x + Aᵀx = (A + Aᵀ)x, B A + B C = B(A + C).
+    """Common factors of products come out of a sum: A x + Aᵀx = (A + Aᵀ)x, B A + B C = B(A + C),
+    s·u vᵀ − y vᵀ = (s·u − y)vᵀ with scalar coefficients riding along.
     Terminates: the number of terms of the sum drops."""
     if not is_op(e, "add"):
         return None
@@ -252,7 +279,7 @@ def factor_terms(e: Expr):
     for side in (-1, 0):
         groups: dict[Expr, list[int]] = {}
         for i, t in enumerate(terms):
-            c, rest = split_coef(t)
+            _, rest = split_scalars(t)
             if is_op(rest, "matmul"):
                 groups.setdefault(rest.args[side], []).append(i)
         for key, idx in groups.items():
@@ -260,12 +287,25 @@ def factor_terms(e: Expr):
                 continue
             inner = []
             for i in idx:
-                c, rest = split_coef(terms[i])
+                scalars, rest = split_scalars(terms[i])
                 others = rest.args[:-1] if side == -1 else rest.args[1:]
-                inner.append(scaled(c, call("matmul", *others)))
+                inner.append(call("mul", *scalars, call("matmul", *others)))
             shared = call("add", *inner)
             new = call("matmul", shared, key) if side == -1 else call("matmul", key, shared)
             return call("add", *(t for i, t in enumerate(terms) if i not in idx), new)
+    return None
+
+
+def distribute_constant(e: Expr):
+    """c (a₁ + … + aₖ) = c a₁ + … + c aₖ when every term then has coefficient ±1
+    (½(2X⁻¹ − 2S) = X⁻¹ − S); otherwise the factored form stays (2(x − y)).
+    Terminates: the constant factor disappears."""
+    if not (is_op(e, "mul") and len(e.args) == 2 and isinstance(e.args[0], Const) and is_op(e.args[1], "add")):
+        return None
+    c = e.args[0].value
+    parts = [split_coef(t) for t in e.args[1].args]
+    if all(r is not None and abs(c * k) == 1 for k, r in parts):
+        return call("add", *(scaled(c * k, r) for k, r in parts))
     return None
 
 
@@ -298,4 +338,4 @@ def recognize_functions(e: Expr):
 
 
 RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, factor_terms)
+         simplify_matmul, distribute_constant, factor_terms)

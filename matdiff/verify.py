@@ -73,6 +73,12 @@ class Sampler:
         taken = {d for s in symbols.values() for d in s.shape if isinstance(d, int)}
         pool = [n for n in SIZES if n not in taken] or list(SIZES)
         self.sizes = {d: pool[i % len(pool)] for i, d in enumerate(dims)}
+        self.seed = seed
+
+    def shuffle_sizes(self) -> None:
+        """The same sizes, largest first (keeps them distinct)."""
+        values = sorted(self.sizes.values(), reverse=True)
+        self.sizes = dict(zip(self.sizes, values))
 
     def runtime_shape(self, s: Symbol) -> tuple:
         return tuple(self.sizes.get(d, d) for d in s.shape.numpy())
@@ -114,36 +120,79 @@ class Sampler:
         return float(v) if shape == () else v
 
 
+def _domain_checks(expr) -> list[tuple[str, object]]:
+    """(tag, argument) for every argument that must lie in a domain: kinks of relu/abs to keep
+    away from, and compound arguments of log, sqrt, logdet, inv, … (a symbol argument is
+    sampled in its domain already)."""
+    out = []
+    for node in expr.walk():
+        if not isinstance(node, Call):
+            continue
+        if node.op.name in KINKS:
+            out.append(("nonzero", node.args[0]))
+            continue
+        for tag, a in zip(node.op.domain, node.args):
+            if tag not in ("any", "power") and not isinstance(a, Symbol):
+                out.append((tag, a))
+    return out
+
+
+def _in_domain(tag: str, v) -> bool:
+    import numpy as np
+    v = np.asarray(v, dtype=float)
+    if not np.all(np.isfinite(v)):
+        return False
+    if tag == "positive":
+        return float(np.min(v)) > 1e-3
+    if tag == "nonzero":
+        return float(np.min(np.abs(v))) > 1e-3
+    if tag in ("spd", "invertible"):
+        if v.ndim != 2 or np.linalg.cond(v) > 1e8:
+            return False
+        return tag == "invertible" or np.linalg.slogdet(v)[0] > 0
+    return True
+
+
+def find_point(expr, symbols: dict, f, sampler):
+    """Inputs where f is finite and every domain holds; after 10 misses the dim sizes are
+    shuffled (XᵀX needs more rows than columns), after 20 every input is made positive."""
+    import numpy as np
+    from .emit.numpy import compile_exprs, py_name
+
+    checks = _domain_checks(expr)
+    args = compile_exprs([a for _, a in checks], list(symbols.values())) if checks else None
+    for attempt in range(30):
+        if attempt == 10:
+            sampler.shuffle_sizes()
+        cand = sampler.sample(positive_all=attempt >= 20)
+        named = {py_name(k): v for k, v in cand.items()}
+        with np.errstate(all="ignore"):
+            if not np.all(np.isfinite(f(**named))):
+                continue
+            if args is not None:
+                vals = args(**named)
+                vals = vals if len(checks) > 1 else (vals,)
+                if not all(_in_domain(tag, v) for (tag, _), v in zip(checks, vals, strict=True)):
+                    continue
+        return cand
+    raise DomainError(f"could not find inputs where {expr} is finite and inside its domain "
+                      f"(30 tries, seed {sampler.seed})", hint="declare properties with assume (spd, positive)")
+
+
 def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, full_max: int = 64):
     import numpy as np
-    from .emit.numpy import compile_exprs, compile_gradient, compile_value, py_name
+    from .emit.numpy import compile_gradient, compile_value, py_name
 
     symbols = dict(d.symbols)
     f = compile_value(d.expr, list(symbols.values()), check=False)
     grad = compile_gradient(d, check=False)
-    kink_args = [n.args[0] for n in d.expr.walk() if isinstance(n, Call) and n.op.name in KINKS]
-    kinks = compile_exprs(kink_args, list(symbols.values())) if kink_args else None
     sampler = Sampler(symbols, d.expr, seed)
 
     def call(fn, x):
         with np.errstate(all="ignore"):
             return fn(**{py_name(k): v for k, v in x.items()})
 
-    x = None
-    for attempt in range(30):
-        cand = sampler.sample(positive_all=attempt >= 10)
-        if not np.all(np.isfinite(call(f, cand))):
-            continue
-        if kinks is not None:
-            vals = call(kinks, cand)
-            vals = vals if isinstance(vals, tuple) else (vals,)
-            if min(float(np.min(np.abs(v))) for v in vals) < 1e-3:
-                continue
-        x = cand
-        break
-    if x is None:
-        raise DomainError(f"could not find inputs where {d.expr} is finite and away from kinks "
-                          f"(30 tries, seed {seed})", hint="declare properties with assume (spd, positive)")
+    x = find_point(d.expr, symbols, f, sampler)
 
     grads = call(grad, x)
     grads = grads if len(d.wrt) > 1 else (grads,)
@@ -225,14 +274,7 @@ def verify_directional(d, seed: int = 0, directions: int = 6, tol: float = 1e-5)
         with np.errstate(all="ignore"):
             return np.asarray(fn(**{py_name(k): v for k, v in x.items()}), dtype=float)
 
-    x = None
-    for attempt in range(30):
-        cand = sampler.sample(positive_all=attempt >= 10)
-        if np.all(np.isfinite(run(f, cand))):
-            x = cand
-            break
-    if x is None:
-        raise DomainError(f"could not find inputs where {d.expr} is finite (30 tries, seed {seed})")
+    x = find_point(d.expr, symbols, f, sampler)
     worst, checks = 0.0, 0
     for _ in range(directions):
         vs = {name: np.asarray(sampler.direction(d.variables[name]), dtype=float) for name in d.wrt}
