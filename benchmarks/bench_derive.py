@@ -1,9 +1,10 @@
 """Time of derive() + gradient over a table of identities, and the emitted gradients' speed against
-hand-written NumPy at n = 1000.   python benchmarks/bench_derive.py [--full] [--n N]"""
+hand-written NumPy at n = 1000.   python benchmarks/bench_derive.py [--full] [--n N] [--blas-threads K]"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -149,7 +150,8 @@ def speed_table(n: int) -> None:
     import matdiff
 
     print(f"emitted gradient against hand-written NumPy, n = {n} (all matrices n×n, vectors length n);")
-    print("median of 15 interleaved timings each. raw = the emitted function itself (gradient_function().raw);")
+    print("best of 21 interleaved timings each (on a shared machine the best run is the stable estimate of the")
+    print("code's own cost; a median measures the machine's load). raw = the emitted function itself (gradient_function().raw);")
     print("checked = gradient_function() as users call it (converts and checks the input shapes first);")
     print("grad/value = the cheap-gradient ratio of the emitted gradient to the emitted value function.\n")
     print(f"{'case':22s} {'hand':>11s} {'emitted raw':>12s} {'checked':>11s} {'raw/hand':>9s} "
@@ -168,7 +170,7 @@ def speed_table(n: int) -> None:
         number = _number(hand)
         t_hand, t_raw, t_checked, t_value = paired_median_times(
             [hand, lambda: raw(**inputs), lambda: checked(**inputs), lambda: value(**inputs)],
-            repeat=15, number=number, warmup=1)
+            repeat=21, number=number, warmup=1, stat=min)
         print(f"{label:22s} {ms(t_hand)} {ms(t_raw):>12s} {ms(t_checked)} {t_raw / t_hand:8.2f}× "
               f"{t_checked / t_hand:11.2f}× {t_raw / t_value:9.2f}×   {what}")
         print(f"{'':22s} emitted: {' '.join(_body(d))}")
@@ -185,8 +187,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="print the gradients untruncated")
     parser.add_argument("--n", type=int, default=1000, help="the size for the speed comparison")
+    parser.add_argument("--blas-threads", default="1",
+                        help="BLAS threads (default 1: threaded BLAS on a busy machine makes a matrix-vector "
+                             "product swing by 30×; 'auto' leaves the library's default)")
     args = parser.parse_args()
+    if args.blas_threads != "auto":   # before numpy is first imported
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = args.blas_threads
     header("bench_derive")
+    print(f"BLAS threads: {args.blas_threads}\n")
     derive_table(args.full)
     print()
     speed_table(args.n)

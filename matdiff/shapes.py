@@ -139,6 +139,9 @@ class Unifier:
         a, b = self.find(a), self.find(b)
         if a is b or (not isinstance(a, DimVar) and a == b):
             return True
+        if isinstance(a, DimVar) and isinstance(b, DimVar):
+            self.parent[b] = a   # the dim seen first names the class
+            return True
         if isinstance(a, DimVar) and b != 1:
             self.parent[a] = b
             return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -281,17 +282,16 @@ class _Builder:
 
     # -- dispatch --------------------------------------------------------------------------------
     def build(self, node: Node) -> Expr:
+        while node.kind == "group":   # parentheses: read through them without recursion
+            node = node.kids[0]
         return getattr(self, "b_" + node.kind)(node)
-
-    def b_group(self, node):
-        return self.build(node.kids[0])
 
     def b_number(self, node):
         s = node.value
-        try:
-            return Const(int(s)) if s.isdigit() else Const(float(s))
-        except (ValueError, OverflowError):
-            raise ParseError(f"cannot read the number {s!r}", text=self.text, span=node.span) from None
+        value = int(s) if s.isdigit() else float(s)
+        if not math.isfinite(float(value)):
+            raise ParseError(f"the number {s} is too large for float64", text=self.text, span=node.span)
+        return Const(value)
 
     def b_name(self, node):
         items = self.word(node.value, node.span)
@@ -412,6 +412,8 @@ class _Builder:
         args = node.kids
         if name.endswith("'"):
             return self.derivative_call(name[:-1], args, node)
+        if name in NUMPY_ALIASES and name not in self.declared:
+            return self.numpy_alias(name, args, node)
         misspelt = name not in SPELLINGS and name.islower() and len(name) > 1 and difflib.get_close_matches(
             name, [s for s in SPELLINGS if s.isidentifier()], n=1, cutoff=0.7)
         if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
@@ -421,8 +423,6 @@ class _Builder:
                 raise ParseError(f"{name} is not a function", text=self.text, span=node.span)
             return self.fold_juxt(self.word(name, (node.span[0], node.span[0] + len(raw)))
                                   + [("expr", self.build(group.kids[0]), group.span)])
-        if name in NUMPY_ALIASES:
-            return self.numpy_alias(name, args, node)
         op = SPELLINGS.get(name)
         if op is None:
             close = difflib.get_close_matches(name, [s for s in SPELLINGS if s.isidentifier()], n=3, cutoff=0.6)
@@ -559,6 +559,8 @@ class _Builder:
         except ShapeMismatch as m:
             spans = [s for _, s in args]
             refs = m.refs if m.refs is not None else tuple(range(len(spans)))
+            if any(max(r) if isinstance(r, tuple) else r >= len(spans) for r in refs):
+                refs = tuple(range(len(spans)))   # raised by a nested constructor: name the operands
             names = [self.describe(self.ref_span(r, spans)) for r in refs]
             hint = m.hint.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint else None
             raise ShapeError(m.message.format(*names), text=self.text, span=span, hint=hint) from None

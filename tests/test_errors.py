@@ -75,6 +75,7 @@ CASES = [
     ("norm(X, 1)", None, P, 8, None),
     ("‖X‖_2", {"X": ("n", "m")}, P, 0, None),
     ("eye(x + 1)", None, P, 4, None),
+    ("x + 1e999 * y", None, P, 4, None),
 ]
 
 

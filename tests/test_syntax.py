@@ -111,7 +111,7 @@ def test_str_parses_back(a, b, shapes):
     assert r.read_as == str(r.expr)
 
 
-@pytest.mark.parametrize("text", ["1e999 * x", "0.1 * x", "1e-300 * x", "2.50 * x", "1e20 * x",
+@pytest.mark.parametrize("text", ["0.1 * x", "1e-300 * x", "2.50 * x", "1e20 * x",
                                   "123456789012345678901234567890 * x", ".5 * x"])
 def test_numbers_print_back(text):
     e = parse(text, VEC)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..expr import Call, Const, Symbol, call, is_scalar
+from ..expr import DIMS, Call, Const, Symbol, call, is_scalar
 from ..shapes import SCALAR, Shape
 from .base import broadcast, declare, function, need_scalar
 
@@ -36,10 +36,13 @@ def split_negative(e):
     return False, e
 
 
+_ADD_SHAPE, _MUL_SHAPE = broadcast("add"), broadcast("multiply elementwise")
+
 # -- add -------------------------------------------------------------------------------------
 # D(Σ aᵢ)[v] = Σ D aᵢ[v]; transpose: every term receives the cotangent (summed where broadcast).
 
 def _add_build(args, params):
+    _ADD_SHAPE(DIMS.get(), *(a.shape for a in args))   # errors name the operands as written
     args = _flatten("add", args)
     return args[0] if len(args) == 1 else Call(ADD, args)
 
@@ -65,7 +68,7 @@ def _sum_printer(minus: str):
 
 
 ADD = declare(
-    "add", shape=broadcast("add"), build=_add_build, jvp=_add_jvp, linear="all",
+    "add", shape=_ADD_SHAPE, build=_add_build, jvp=_add_jvp, linear="all",
     transpose=lambda e, i, ct: _broadcast_ct(e.args[i], e, ct),
     text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
     numpy=lambda e, a: " + ".join(a), prec=1)
@@ -90,6 +93,7 @@ declare("neg", shape=lambda dims, s: s, build=_neg_build, arity=1)
 # D(a ⊙ b)[v] = Da[v] ⊙ b + a ⊙ Db[v]; transpose for factor i: ct ⊙ Π_{j≠i} aⱼ.
 
 def _mul_build(args, params):
+    _MUL_SHAPE(DIMS.get(), *(a.shape for a in args))
     args = _flatten("mul", args)
     return args[0] if len(args) == 1 else Call(MUL, args)
 
@@ -141,7 +145,7 @@ def _scaled_printer(hadamard: str, minus: str, sep: str):
 
 
 MUL = declare(
-    "mul", shape=broadcast("multiply elementwise"), build=_mul_build, jvp=_product_rule,
+    "mul", shape=_MUL_SHAPE, build=_mul_build, jvp=_product_rule,
     linear="multi", transpose=_mul_transpose, text=_mul_text,
     unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
     numpy=lambda e, a: " * ".join(a), prec=2)
