@@ -7,7 +7,7 @@ import io
 import time
 import tokenize
 
-from _common import header, median_time, ms, paired_median_times
+from _common import header, ms, paired_median_times
 
 TARGET_MS = 5.0
 
@@ -52,14 +52,14 @@ def main() -> None:
     print(f"  {TEXT[:100]} …")
     print()
 
-    parse_t, tok_t, ast_t = paired_median_times(
-        [lambda: matdiff.read(TEXT), lambda: python_tokenize(TEXT), lambda: ast.parse(TEXT, mode="eval")],
-        repeat=31, warmup=3)
+    fns = [lambda: matdiff.read(TEXT), lambda: python_tokenize(TEXT), lambda: ast.parse(TEXT, mode="eval")]
     try:   # the lark stage alone (a private function: skip the line if it moves)
         from matdiff.syntax import _syntax_tree
-        lark_t = median_time(lambda: _syntax_tree(TEXT), repeat=31)
+        fns.append(lambda: _syntax_tree(TEXT))
     except ImportError:
-        lark_t = None
+        pass
+    parse_t, tok_t, ast_t, *rest = paired_median_times(fns, repeat=31, warmup=3)
+    lark_t = rest[0] if rest else None
 
     print(f"first call in this process    {ms(first)}   (includes building the LALR parser once)")
     print(f"matdiff.read, median          {ms(parse_t)}   target < {TARGET_MS:.0f} ms: "

@@ -18,6 +18,7 @@ GARBAGE = random.Random(1234).randbytes(24).decode("latin-1")
 CASES = [
     # shapes
     ("A @ x", MN, S, 0, "A.T @ x"),
+    ("x @ y", None, S, 0, "x.T @ y"),
     ("2 * A @ x", MN, S, 0, ".T @ x"),
     ("A * B", {"A": ("n", "m"), "B": ("m", "k")}, S, 0, "@"),
     ("x + A * B", {"A": ("n", "m"), "B": ("m", "k"), "x": ("n",)}, S, 4, "@"),

@@ -50,7 +50,7 @@ class Printer:
     @staticmethod
     def prec(e: Expr) -> int:
         if isinstance(e, Const):
-            return 3 if e.value < 0 else 9
+            return 3 if e.value < 0 else 8   # below postfix: (2).T, since 2.T reads as 2. T
         if isinstance(e, Call):
             return e.op.prec
         return 9

@@ -139,7 +139,7 @@ def _scaled_printer(hadamard: str, minus: str, sep: str):
             elif isinstance(s, Const) and s.value < 0:
                 head = minus + head + p(Const(-s.value))
             else:
-                head += p.arg(s, 9) + sep
+                head += p.arg(s, 8) + sep
         return head + body
     return pr
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ..expr import DIMS, Call, ShapeMismatch, call, is_scalar
+from ..expr import DIMS, Call, Const, ShapeMismatch, call, is_scalar
 from ..shapes import SCALAR, Shape
 from .arith import eye
 from .base import declare, function, square
@@ -63,6 +63,14 @@ def _matmul_build(args, params):
         else:
             chain.append(f)
     prod = None if not chain else chain[0] if len(chain) == 1 else Call(MATMUL, chain)
+    numbers = [s for s in scalars if isinstance(s, Const)]
+    if len(numbers) > 1:   # (−A)(−x) = Ax: the numbers pulled out multiply
+        value = 1
+        for c in numbers:
+            value *= c.value
+        scalars = [Const(value)] + [s for s in scalars if not isinstance(s, Const)]
+        if value == 1 and len(scalars) > 1 or (value == 1 and prod is not None):
+            scalars = scalars[1:]
     if not scalars:
         return prod
     return call("mul", *scalars, *([prod] if prod is not None else []))
