@@ -60,7 +60,10 @@ def transpose(linear: Expr, directions: dict[str, Symbol], seed: Expr = Const(1)
             continue
         ct = parts[0] if len(parts) == 1 else call("add", *parts)
         if isinstance(node, Symbol):
-            out.setdefault(node.name, []).append(ct)
+            if node.name in names:
+                out.setdefault(node.name, []).append(ct)
+            continue
+        if not isinstance(node, Call) or id(node) not in depends:
             continue
         live = [i for i, a in enumerate(node.args) if id(a) in depends]
         op = node.op

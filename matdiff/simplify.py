@@ -205,23 +205,38 @@ def collect_factors(e: Expr):
 
 
 def collect_terms(e: Expr):
-    """Like terms merge: 2A + 3A = 5A, x − x = 0; zero terms go; positive terms before negative
+    """Like terms merge: 2A + 3A = 5A, x − x = 0, tr(AB) + tr(BA) = 2 tr(AB) (a trace of a
+    product is compared in its canonical rotation); zero terms go; positive terms before negative
     ones, numbers last, fewer transposes first, otherwise in order of first appearance.
     Terminates: a normal form, reached in one step."""
     if not is_op(e, "add"):
         return None
     acc: dict = {}
+    shown: dict = {}
     for t in e.args:
         if is_zero(t):
             continue
         c, rest = split_coef(t)
-        acc[rest] = acc.get(rest, 0) + c
-    terms = [(c, r) for r, c in acc.items() if c != 0]
+        key = _trace_key(rest)
+        shown.setdefault(key, rest)
+        acc[key] = acc.get(key, 0) + c
+    terms = [(c, shown[k]) for k, c in acc.items() if c != 0]
     terms.sort(key=lambda cr: (cr[0] < 0, cr[1] is None, _transposes(cr[1])))
     if not terms:
         return zero_like(e)
     out = call("add", *(scaled(c, r) for c, r in terms))
     return fit(out, e)
+
+
+def _trace_key(e: Expr | None):
+    """The canonical rotation of tr(F₁⋯Fₖ), tr(ABC) = tr(BCA) = tr(CAB): the rotation whose
+    factors read smallest. Other expressions are their own key."""
+    if not (is_op(e, "trace") and is_op(e.args[0], "matmul")):
+        return e
+    f = e.args[0].args
+    keys = [str(x) for x in f]
+    best = min(range(len(f)), key=lambda i: keys[i:] + keys[:i])
+    return ("trace", f[best:] + f[:best])
 
 
 def simplify_matmul(e: Expr):
