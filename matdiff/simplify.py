@@ -229,14 +229,24 @@ def collect_terms(e: Expr):
 
 
 def _trace_key(e: Expr | None):
-    """The canonical rotation of tr(F₁⋯Fₖ), tr(ABC) = tr(BCA) = tr(CAB): the rotation whose
-    factors read smallest. Other expressions are their own key."""
+    """The canonical rotation of tr(F₁⋯Fₖ), tr(ABC) = tr(BCA) = tr(CAB) = tr(CᵀBᵀAᵀ): the
+    rotation (of the product or of its transpose) whose factors read smallest. Other
+    expressions are their own key."""
     if not (is_op(e, "trace") and is_op(e.args[0], "matmul")):
         return e
-    f = e.args[0].args
-    keys = [str(x) for x in f]
-    best = min(range(len(f)), key=lambda i: keys[i:] + keys[:i])
-    return ("trace", f[best:] + f[:best])
+    best = None
+    for f in (e.args[0].args, tuple(_t(x) for x in reversed(e.args[0].args))):   # tr(M) = tr(Mᵀ)
+        keys = [str(x) for x in f]
+        for i in range(len(f)):
+            cand = keys[i:] + keys[:i]
+            if best is None or cand < best:
+                best = cand
+    return ("trace", tuple(best))
+
+
+def _t(x: Expr) -> Expr:
+    t = x.T
+    return push_transpose(t) or t
 
 
 def simplify_matmul(e: Expr):
