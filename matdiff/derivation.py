@@ -110,12 +110,14 @@ class Derivation:
     directions: dict[str, Symbol] = field(default_factory=dict)
 
     @cached_property
-    def _work(self) -> Expr:
+    def value_expr(self) -> Expr:
+        """f simplified: what is derived and what the emitted value() computes
+        (log(1 + exp(z)) becomes the overflow-free softplus(z))."""
         return simplify(self.expr)
 
     @cached_property
     def _linear(self) -> Expr | None:
-        return jvp(self._work, self.directions)
+        return jvp(self.value_expr, self.directions)
 
     @cached_property
     def directional(self) -> Expr:
@@ -164,7 +166,7 @@ class Derivation:
 
     def value_function(self):
         from .emit.numpy import compile_value
-        return compile_value(self.expr, list(self.symbols.values()))
+        return compile_value(self.value_expr, list(self.symbols.values()))
 
     def verify(self, seed: int = 0, **options):
         from .verify import verify_gradient

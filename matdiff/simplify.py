@@ -129,8 +129,9 @@ def fold_constants(e: Expr):
 def push_transpose(e: Expr):
     """Transposes move through products and inverses toward the leaves: (AB)ᵀ = BᵀAᵀ, Xᵀᵀ = X,
     Aᵀ = A for symmetric A, (X⁻¹)ᵀ = (Xᵀ)⁻¹ (shown X⁻ᵀ), cᵀ = c for a scalar. A transposed sum
-    stays whole, as the textbook writes it: (Wx − y)ᵀ.
-    Terminates: each step moves a transpose strictly closer to the leaves."""
+    stays whole, as the textbook writes it: (Wx − y)ᵀ, unless its terms are transposes
+    themselves: (xᵀ − yᵀ)ᵀ = x − y.
+    Terminates: each step moves a transpose strictly closer to the leaves, or removes some."""
     if not is_op(e, "transpose"):
         return None
     x = e.args[0]
@@ -145,6 +146,13 @@ def push_transpose(e: Expr):
         return call("matmul", *(a.T for a in reversed(x.args)))
     if name == "mul" and any(a.shape.is_scalar for a in x.args):
         return call("mul", *(a if a.shape.is_scalar else a.T for a in x.args))
+    if name == "div" and x.args[1].shape.is_scalar:
+        return call("div", x.args[0].T, x.args[1])
+    if name in ("add", "mul"):
+        # (xᵀ − yᵀ)ᵀ = x − y; a sum whose transpose needs more transposes stays whole: (Wx − y)ᵀ
+        pushed = call(name, *(_t(a) for a in x.args))
+        if _transposes(pushed) < _transposes(e):
+            return pushed
     if name == "inv":
         y = x.args[0]
         return call("inv", y.args[0] if is_op(y, "transpose") else y.T)
@@ -213,11 +221,14 @@ def collect_terms(e: Expr):
         return None
     acc: dict = {}
     shown: dict = {}
+    wide = sum(1 for t in e.args if not t.shape.is_scalar and not _is_ones_term(t)) > 0
     for t in e.args:
         if is_zero(t):
             continue
         c, rest = split_coef(t)
-        key = _trace_key(rest)
+        if wide and is_op(rest, "ones"):
+            rest = None   # 𝟙 + log x is 1 + log x: the other terms give the shape
+        key = _term_key(rest)
         shown.setdefault(key, rest)
         acc[key] = acc.get(key, 0) + c
     terms = [(c, shown[k]) for k, c in acc.items() if c != 0]
@@ -226,6 +237,19 @@ def collect_terms(e: Expr):
         return zero_like(e)
     out = call("add", *(scaled(c, r) for c, r in terms))
     return fit(out, e)
+
+
+def _term_key(e: Expr | None):
+    """What like terms are compared by: traces up to rotation, and a scalar product up to
+    transposition (vᵀx = xᵀv)."""
+    if is_op(e, "matmul") and e.shape.is_scalar:
+        t = _t(e)
+        return min((e, t), key=str)
+    return _trace_key(e)
+
+
+def _is_ones_term(t: Expr) -> bool:
+    return is_op(split_coef(t)[1], "ones")
 
 
 def _trace_key(e: Expr | None):
@@ -245,8 +269,26 @@ def _trace_key(e: Expr | None):
 
 
 def _t(x: Expr) -> Expr:
-    t = x.T
-    return push_transpose(t) or t
+    """xᵀ with the transpose pushed all the way (the same identities as push_transpose)."""
+    if x.shape.is_scalar and not is_op(x, "matmul") or is_symmetric(x):
+        return x
+    if not isinstance(x, Call):
+        return x.T
+    name = x.op.name
+    if name == "transpose":
+        return x.args[0]
+    if name == "matmul":
+        return call("matmul", *(_t(a) for a in reversed(x.args)))
+    if name in ("add", "mul"):
+        pushed = call(name, *(a if a.shape.is_scalar else _t(a) for a in x.args))
+        return pushed if _transposes(pushed) <= _transposes(x) else x.T   # (x − m)ᵀ stays whole
+    if name == "div" and x.args[1].shape.is_scalar:
+        return call("div", _t(x.args[0]), x.args[1])
+    if name == "inv":
+        return call("inv", _t(x.args[0]))
+    if name in ("zeros", "ones"):
+        return call(name, params=(x.shape.cols, x.shape.rows))
+    return x.T
 
 
 def simplify_matmul(e: Expr):
@@ -351,10 +393,10 @@ def recognize_functions(e: Expr):
         return e.args[0].args[0]
     if is_op(e, "diag") and is_op(e.args[0], "ones"):
         return eye(e.shape.rows)
-    if is_op(e, "diagonal") and is_op(e.args[0], "matmul") and len(e.args[0].args) == 2:
-        u, vt = e.args[0].args
-        if u.shape.is_vector and vt.shape.is_row:   # diag(u vᵀ) = u ⊙ v
-            return u * vt.T
+    if is_op(e, "diagonal") and is_op(e.args[0], "matmul"):
+        u, *rest = e.args[0].args
+        if u.shape.is_vector:   # diag(u vᵀ) = u ⊙ v
+            return u * _t(call("matmul", *rest))
     if is_op(e, "trace") and is_op(e.args[0], "eye") and isinstance(e.args[0].params[0], int):
         return Const(e.args[0].params[0])
     if is_op(e, "trace", "sum") and is_op(e.args[0], "add"):

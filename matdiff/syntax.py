@@ -301,17 +301,26 @@ class _Builder:
         return self.apply("neg", [node.kids[0]], node.span)
 
     def b_transpose(self, node):
-        return self.apply("transpose", [node.kids[0]], node.span)
+        return self.on_last_letter(node, lambda base: self.apply("transpose", [base], node.span))
+
+    def on_last_letter(self, node, apply):
+        """In paper style a postfix binds to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹."""
+        base = node.kids[0]
+        if base.kind == "name":
+            items = self.word(base.value, base.span)
+            if len(items) > 1 and items[-1][0] == "expr":
+                *head, (_, _, span) = items
+                last = Node("name", span, value=base.value[span[0] - base.span[0]:])
+                post = Node(node.kind, (span[0], node.span[1]), [last] + node.kids[1:], node.value)
+                return self.fold_juxt(head + [("expr", self.build(post), post.span)])
+        return apply(base)
 
     def b_sum(self, node):
-        acc, acc_span = self.build(node.kids[0]), node.kids[0].span
+        terms = [(self.build(node.kids[0]), node.kids[0].span)]
         for sign, kid in zip(node.value[1:], node.kids[1:], strict=True):
             term = self.build(kid)
-            if sign == "-":
-                term = call("neg", term)
-            acc = self.apply_exprs("add", [(acc, acc_span), (term, kid.span)], _join(node.kids[0], kid))
-            acc_span = _join(node.kids[0], kid)
-        return acc
+            terms.append((call("neg", term) if sign == "-" else term, kid.span))
+        return self.apply_exprs("add", terms, node.span)   # one n-ary sum: linear in its length
 
     def b_product(self, node):
         acc, acc_span = self.build(node.kids[0]), node.kids[0].span
@@ -358,19 +367,29 @@ class _Builder:
         return self.apply("power", node.kids, node.span)
 
     def b_caret(self, node):
-        base, ex = node.kids
+        return self.on_last_letter(node, lambda base: self.caret(node, base))
+
+    def caret(self, node, base):
+        ex = node.kids[1]
         while ex.kind == "group":
             ex = ex.kids[0]
         if ex.kind == "name" and ex.value == "T" and "T" not in self.declared:
             return self.apply("transpose", [base], node.span)
+        if ex.kind == "name" and ex.value[0] == "T" and "T" not in self.declared and self.splits(ex.value):
+            # A^TB in paper style: Aᵀ B
+            t = self.apply("transpose", [base], (base.span[0], ex.span[0] + 1))
+            rest = self.word(ex.value[1:], (ex.span[0] + 1, ex.span[1]))
+            return self.fold_juxt([("expr", t, (base.span[0], ex.span[0] + 1))] + rest)
         if ex.kind == "neg" and ex.kids[0].kind == "name" and ex.kids[0].value == "T":
             return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
         b, e = self.build(base), self.build(ex)
         return self.integer_power(b, base.span, e, ex.span, node.span, "^")
 
     def b_superscript(self, node):
+        return self.on_last_letter(node, lambda base: self.superscript(node, base))
+
+    def superscript(self, node, base):
         sup = node.value
-        base = node.kids[0]
         if sup == "⁻ᵀ":
             return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
         k = int(sup.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
@@ -559,7 +578,7 @@ class _Builder:
         except ShapeMismatch as m:
             spans = [s for _, s in args]
             refs = m.refs if m.refs is not None else tuple(range(len(spans)))
-            if any(max(r) if isinstance(r, tuple) else r >= len(spans) for r in refs):
+            if any((max(r) if isinstance(r, tuple) else r) >= len(spans) for r in refs):
                 refs = tuple(range(len(spans)))   # raised by a nested constructor: name the operands
             names = [self.describe(self.ref_span(r, spans)) for r in refs]
             hint = m.hint.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint else None

@@ -102,7 +102,7 @@ class Sampler:
                     x = np.eye(n) * 2 + 0.5 * b / np.sqrt(n)
             elif tags & {"positive"} or positive_all:
                 x = rng.uniform(0.5, 2.0, shape)
-            elif tags & {"nonzero"}:
+            elif tags & {"nonzero", "not_all_zero"}:
                 x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
             else:
                 x = rng.standard_normal(shape)
@@ -146,6 +146,8 @@ def _in_domain(tag: str, v) -> bool:
         return float(np.min(v)) > 1e-3
     if tag == "nonzero":
         return float(np.min(np.abs(v))) > 1e-3
+    if tag == "not_all_zero":   # ‖X‖ is smooth away from X = 0
+        return float(np.max(np.abs(v))) > 1e-3
     if tag in ("spd", "invertible"):
         if v.ndim != 2 or np.linalg.cond(v) > 1e8:
             return False
@@ -184,7 +186,7 @@ def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, fu
     from .emit.numpy import compile_gradient, compile_value, py_name
 
     symbols = dict(d.symbols)
-    f = compile_value(d.expr, list(symbols.values()), check=False)
+    f = compile_value(d.value_expr, list(symbols.values()), check=False)
     grad = compile_gradient(d, check=False)
     sampler = Sampler(symbols, d.expr, seed)
 

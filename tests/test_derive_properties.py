@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -166,7 +167,7 @@ def test_gradient_of_random_scalar_expression_verifies(data, seed):
     _check(report, d, text, "gradient")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**16),
        shape=st.sampled_from([(N, 1), (N, N), (M, N), (M, 1), (N, M)]))
 def test_directional_derivative_of_random_expression_verifies(data, shape, seed):
@@ -181,3 +182,17 @@ def test_directional_derivative_of_random_expression_verifies(data, shape, seed)
     except DomainError:
         assume(False)
     _check(report, d, text, "DF|X[V]")
+
+
+# -- minimal cases the properties found, kept as plain tests ---------------------------------------
+
+@pytest.mark.parametrize("text, wrt", [
+    ("(2 * (x - x)).T @ y", "y"),            # DF simplifies to the constant 0
+    ("(α * (x - x)).T @ A @ x", "A"),
+    ("norm(diag(x))", "x"),                  # norm needs a nonzero matrix, not nonzero entries
+    ("norm(diag(x)) ** 2", "x"),
+])
+def test_found_examples(text, wrt):
+    d = matdiff.derive(text, wrt, shapes=SHAPES)
+    assert d.gradient.shape == d.variables[wrt].shape
+    _check(d.verify(seed=0), d, text, "gradient")

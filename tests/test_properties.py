@@ -95,6 +95,8 @@ def _parse_or_skip(text):
 @given(texts)
 @example("(2).T * x")
 @example("x + (-A) @ (-x)")
+@example("2 * (3 * (A @ x))")
+@example("x + -1 * -1 * x")
 def test_str_parses_back(text):
     e = _parse_or_skip(text)
     printed = str(e)

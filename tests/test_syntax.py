@@ -72,6 +72,10 @@ EQUIVALENT = [
     ("A·B", "A @ B", None),
     ("A⋅B", "A @ B", None),
     ("AᵀB", "A.T @ B", None),
+    ("ABᵀ", "A @ B.T", None),
+    ("AB'", "A @ B.T", None),
+    ("xyᵀ", "x @ y.T", None),
+    ("AX⁻¹", "A @ inv(X)", None),
     ("A^T B", "A.T @ B", None),
     ("(AB)ᵀ", "(A @ B).T", None),
     ("{A + B}C", "(A + B) @ C", None),
@@ -289,6 +293,17 @@ def test_to_unicode(text, shapes, unicode):
     e = parse(text, shapes)
     assert e.to_unicode() == unicode
     assert parse(unicode, {n: s.shape for n, s in e.symbols().items()}) == e
+
+
+@pytest.mark.parametrize("text, shapes", [
+    ("A @ B.T", None), ("x @ y.T", None), ("A @ inv(X)", None), ("(A @ B).T", None),
+    ("inv(D @ D.T)", {"D": ("m", "n")}), ("a * sum(y)", {"a": ()}), ("W1 @ x + b", None),
+    ("alpha * A @ x", None),
+])
+def test_paper_form_reads_back(text, shapes):
+    e = parse(text, shapes)
+    declared = {n: s.shape for n, s in e.symbols().items()}
+    assert parse(e.to_unicode(), declared) == e, e.to_unicode()
 
 
 @pytest.mark.parametrize("text", ["x.T @ A @ x", "A.T", "(A @ B).T", "inv(X).T"])

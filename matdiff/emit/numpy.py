@@ -9,7 +9,7 @@ import keyword
 import re
 
 from ..errors import ShapeError
-from ..expr import Call, Const, Expr, Symbol, call
+from ..expr import OPS, Call, Const, Expr, Symbol, call
 from ..ops.arith import split_negative
 
 NOMINAL_DIM = 100   # size assumed for a symbolic dim when ordering a matrix chain
@@ -84,6 +84,9 @@ class _Emitter:
             return out, 1
         if name == "mul":
             args = e.args
+            scaled_chain = _scale_smallest_factor(e)
+            if scaled_chain is not None:   # 2 * np.outer(g, x) costs a pass over n×m: scale g instead
+                return self.chain(list(scaled_chain.args))
             if isinstance(args[0], Const) and args[0].value == -1:
                 rest = " * ".join([self.arg(args[1], 3)] + [self.arg(a, 3) for a in args[2:]])
                 return "-" + rest, 2
@@ -98,9 +101,19 @@ class _Emitter:
                 return self.code(x)
             return self.arg(x, 9) + ".T", 9
         if name == "matmul":
+            spread = _distribute_over_sum(e)
+            if spread is not None:   # (A + Aᵀ)x costs a matrix sum: Ax + Aᵀx is two products
+                return self.code(spread)
             return self.chain(list(e.args))
         if name == "inv":
             return f"np.linalg.inv({self.code(e.args[0])[0]})", 9
+        if name == "diagonal" and _is(e.args[0], "matmul"):
+            # diag(L R) without forming L R: Σ_k L_ik R_ki
+            *left, right = e.args[0].args
+            lhs = call("matmul", *left)
+            if lhs.shape.cols == 1:   # diag(u vᵀ) = u ⊙ v
+                return f"{self.arg(lhs, 2)} * {self.arg(right, 3)}", 2
+            return f'np.einsum("ij,ji->i", {self.code(lhs)[0]}, {self.code(right)[0]})', 9
         helper = e.op.extra.get("helper")
         if helper:
             self.helpers[e.op.name] = helper
@@ -159,6 +172,33 @@ class _Emitter:
         if ls[1] == 1 and ls[0] != 1 and rs[0] == 1 and rs[1] != 1:
             return f"np.outer({lc}, {rc})", (ls[0], rs[1]), 9
         return f"{_paren(lc, lp, 2)} @ {_paren(rc, rp, 3)}", (ls[0], rs[1]), 2
+
+
+def _distribute_over_sum(e: Call) -> Expr | None:
+    """M(A + B)v = MAv + MBv when the product is a vector or scalar: products with a vector
+    are cheap, a matrix sum is not (and (A + B)⁻¹ never appears here, only sums of factors)."""
+    if not (e.shape.rows == 1 or e.shape.cols == 1):
+        return None
+    for i, f in enumerate(e.args):
+        if _is(f, "add") and not any(t.shape.is_scalar for t in f.args):   # A(x + 1) stays whole
+            return call("add", *(call("matmul", *e.args[:i], t, *e.args[i + 1:]) for t in f.args))
+    return None
+
+
+def _scale_smallest_factor(e: Call) -> Call | None:
+    """c · (u vᵀ) with c scalar and a matrix result: put c on the smallest factor of the chain."""
+    *head, chain = e.args
+    if not (head and _is(chain, "matmul") and all(h.shape.is_scalar for h in head)):
+        return None
+    if chain.shape.rows == 1 or chain.shape.cols == 1:
+        return None
+    sizes = [_size(f.shape) for f in chain.args]
+    i = min(range(len(sizes)), key=lambda k: sizes[k][0] * sizes[k][1])
+    if sizes[i][0] * sizes[i][1] >= _size(chain.shape)[0] * _size(chain.shape)[1]:
+        return None
+    f = chain.args[i]
+    scaled = Call(OPS["mul"], (*head, f), shape=f.shape)
+    return Call(chain.op, chain.args[:i] + (scaled,) + chain.args[i + 1:], shape=chain.shape)
 
 
 def _leaves(tree) -> list[Expr]:
@@ -283,7 +323,7 @@ def gradient_module(d, name: str = "gradient") -> str:
     wrt = ", ".join(d.wrt)
     args = "; ".join(_describe(s) for s in params)
     return module_source([
-        ("value", params, [d.expr], f"f = {d.expr}   ({args})"),
+        ("value", params, [d.value_expr], f"f = {d.expr}   ({args})"),
         (name, params, grads, f"∇f with respect to {wrt}, f = {d.expr}; "
                               f"returns {'a tuple in the order ' + wrt if len(grads) > 1 else 'an array shaped like ' + wrt}"),
     ])

@@ -26,13 +26,17 @@ def _broadcast_ct(arg, node, ct):
 
 
 def split_negative(e):
-    """(True, |e|) when e prints with a leading minus (−3, −x, −2x), else (False, e)."""
+    """(True, |e|) when e prints with a leading minus (−3, −x, −2x, −2x / y), else (False, e)."""
     if isinstance(e, Const) and e.value < 0:
         return True, Const(-e.value)
     if isinstance(e, Call) and e.op.name == "mul" and isinstance(e.args[0], Const) and e.args[0].value < 0:
         c = -e.args[0].value
         rest = e.args[1:] if c == 1 else (Const(c), *e.args[1:])
         return True, rest[0] if len(rest) == 1 else Call(MUL, rest, shape=e.shape)
+    if isinstance(e, Call) and e.op.name == "div":
+        neg, num = split_negative(e.args[0])
+        if neg:
+            return True, Call(e.op, (num, e.args[1]), shape=e.shape)
     return False, e
 
 
@@ -83,6 +87,8 @@ def _neg_build(args, params):
     if isinstance(x, Call) and x.op.name == "mul" and isinstance(x.args[0], Const):
         c = -x.args[0].value
         return call("mul", *x.args[1:]) if c == 1 else call("mul", Const(c), *x.args[1:])
+    if isinstance(x, Call) and x.op.name == "div":   # −(a / b) = (−a) / b, as it prints
+        return call("div", call("neg", x.args[0]), x.args[1])
     return call("mul", Const(-1), x)
 
 
@@ -95,6 +101,13 @@ declare("neg", shape=lambda dims, s: s, build=_neg_build, arity=1)
 def _mul_build(args, params):
     _MUL_SHAPE(DIMS.get(), *(a.shape for a in args))
     args = _flatten("mul", args)
+    numbers = [a for a in args if isinstance(a, Const)]
+    if len(numbers) > 1 or (numbers and numbers[0] is not args[0]):
+        value = 1
+        for c in numbers:       # numbers multiply and lead: x * 2 * 3 = 6 * x
+            value *= c.value
+        rest = [a for a in args if not isinstance(a, Const)]
+        args = ([Const(value)] if value != 1 or not rest else []) + rest
     return args[0] if len(args) == 1 else Call(MUL, args)
 
 
@@ -115,9 +128,13 @@ def _mul_text(p, e):
             isinstance(s, (Const, Symbol)) and s.shape.is_scalar for s in a[:-1]):
         head = a[:-1]
         if head == (Const(-1),):
-            return "-" + p(a[-1])
+            first = a[-1].args[0]
+            absorbs = isinstance(first, Const) or (isinstance(first, Call) and first.op.name in ("mul", "div"))
+            # −A @ x reads back as (−A) @ x = −(A @ x); a leading quotient would absorb the sign
+            return "-" + (p.arg(a[-1], 9) if absorbs else p(a[-1]))
         return " * ".join(p.arg(s, 3) for s in head) + " * " + p(a[-1])
-    if isinstance(a[0], Const) and a[0].value == -1 and not isinstance(a[1], Const):
+    if isinstance(a[0], Const) and a[0].value == -1 and not isinstance(a[1], Const) and not (
+            isinstance(a[1], Call) and a[1].op.name == "div"):   # −(a/b) would read as (−a)/b
         return "-" + " * ".join(p.arg(s, 3) for s in a[1:])
     return " * ".join(p.arg(s, 3) for s in a)
 
@@ -132,16 +149,60 @@ def _scaled_printer(hadamard: str, minus: str, sep: str):
         body = f" {hadamard} ".join(p.arg(s, 3 if len(rest) > 1 or not scalars else 2) for s in rest)
         if len(rest) > 1 and scalars:
             body = f"({body})"
-        head = ""
+        parts: list = []
         for s in scalars:
             if isinstance(s, Const) and s.value == -1:
-                head = minus + head
+                parts.insert(0, minus)
             elif isinstance(s, Const) and s.value < 0:
-                head = minus + head + p(Const(-s.value))
+                parts[:0] = [minus, Const(-s.value)]
             else:
-                head += p.arg(s, 8) + sep
-        return head + body
+                parts.append(s)
+        if len(rest) == 1:
+            return join_factors(p, parts + rest, sep or " ")
+        return join_factors(p, parts, sep or " ") + body
     return pr
+
+
+def join_factors(p, factors: list, sep: str) -> str:
+    """Factors side by side (2Ax, xᵀAx), with `sep` where a name longer than one letter or a
+    function name would run into its neighbour (α sum(y), lam w, W1 x, 2 3). `factors` holds
+    Exprs, or str for a sign. LaTeX always separates (spacing is LaTeX's business there)."""
+    out, prev = "", None
+    for f in factors:
+        if isinstance(f, str):
+            out += f
+            prev = None
+            continue
+        product = isinstance(f, Call) and f.op.name == "matmul"
+        text = p.arg(f, 2 if product else 3)
+        if prev is not None:
+            right, left = edge(prev, -1, p), edge(f, 0, p)
+            if p.style == "latex" or left == 0 or (right > 1 or left > 1) and right != 0:
+                out += sep
+        out, prev = out + text, f
+    return out
+
+
+def edge(e, side: int, p) -> int:
+    """How the printed e starts (side 0) or ends (side −1): the length of the name there
+    (a function's name at the start), 1 for a bracket or superscript, 0 for a number."""
+    if isinstance(e, Call) and e.op.name == "matmul":
+        return edge(e.args[side], side, p)
+    if p.prec(e) < 3:
+        return 1                                   # printed in parentheses
+    if isinstance(e, Symbol):
+        return len(e.name)
+    if isinstance(e, Const):
+        return 0
+    name = e.op.name
+    if name == "mul" and len(e.args) > 1:
+        return edge(e.args[side], side, p)
+    if name in ("transpose", "inv", "power"):
+        return edge(e.args[0], 0, p) if side == 0 else 1
+    if name == "norm" or side != 0:
+        return 1
+    printed = p(e)
+    return max(1, len(printed) - len(printed.lstrip("abcdefghijklmnopqrstuvwxyzσ ")))
 
 
 MUL = declare(

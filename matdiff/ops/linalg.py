@@ -3,11 +3,9 @@ Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number.""
 
 from __future__ import annotations
 
-import re
-
 from ..expr import DIMS, Call, Const, ShapeMismatch, call, is_scalar
 from ..shapes import SCALAR, Shape
-from .arith import eye
+from .arith import eye, join_factors
 from .base import declare, function, square
 
 
@@ -97,22 +95,7 @@ def _matmul_transpose(e, i, ct):
 def _juxt(sep: str):
     """Paper form of a product: factors side by side (xᵀAx), spaced where a name is longer
     than one letter (W1 x) so that the reading stays unambiguous."""
-    def pr(p, e):
-        out, last = "", ""
-        for a in e.args:
-            s = p.arg(a, 3)
-            if last and (_edge_name(last, -1) > 1 or _edge_name(s, 0) > 1):
-                out += sep
-            out, last = out + s, s
-        return out
-    return pr
-
-
-def _edge_name(s: str, end: int) -> int:
-    """Length of the identifier touching the start (end=0) or the end (end=-1) of s."""
-    s = s.rstrip("ᵀ⁻¹²³") if end == -1 else s
-    m = re.search(r"[A-Za-z0-9_\\]+$", s) if end == -1 else re.match(r"[A-Za-z0-9_\\]+", s)
-    return len(m.group(0)) if m else 0
+    return lambda p, e: join_factors(p, list(e.args), sep)
 
 
 MATMUL = declare(

@@ -23,7 +23,7 @@ def _norm_unicode(sub: str):
 
 # D‖X‖[V] = ⟨X, V⟩ / ‖X‖   (Frobenius norm; the 2-norm of a vector)
 function("norm", spellings=("linalg.norm",), arity=1, shape=lambda dims, s: SCALAR,
-         jvp=lambda e, ts: inner(e.args[0], ts[0]) / e, domain=("nonzero",),
+         jvp=lambda e, ts: inner(e.args[0], ts[0]) / e, domain=("not_all_zero",),
          unicode=_norm_unicode("_F"),
          latex=lambda p, e: rf"\left\| {p(e.args[0])} \right\|" + ("" if e.args[0].shape.cols == 1 else "_F"),
          np_code="np.linalg.norm({0})")

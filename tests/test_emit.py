@@ -1,0 +1,337 @@
+"""Emitted NumPy code: solve/slogdet/broadcasting/outer/CSE in the source, numerical stability, shape checks, valid modules."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+
+import matdiff
+from matdiff import ShapeError
+
+VEC = {"b": ("n",), "c": ("n",), "u": ("m",), "x": ("n",), "y": ("n",), "v": ("n",)}
+RNG = np.random.default_rng(1234)
+
+
+def _functions(src: str) -> dict[str, str]:
+    """The code of each top-level function of an emitted module, by name, without its docstring."""
+    out = {}
+    for f in ast.parse(src).body:
+        if isinstance(f, ast.FunctionDef):
+            body = f.body[1:] if ast.get_docstring(f) is not None else f.body
+            out[f.name] = "\n".join(ast.unparse(stmt) for stmt in body)
+    return out
+
+
+def _gradient_source(text, wrt, shapes=None, assume=None) -> str:
+    return _functions(matdiff.derive(text, wrt, shapes=shapes, assume=assume).to_numpy())["gradient"]
+
+
+def _value_source(text, wrt, shapes=None) -> str:
+    return _functions(matdiff.derive(text, wrt, shapes=shapes).to_numpy())["value"]
+
+
+def _well_conditioned(n):
+    return np.eye(n) * 3 + RNG.standard_normal((n, n))
+
+
+def _strict():
+    """Overflow, division by zero and invalid operations raise; underflow to 0 is the right answer."""
+    return np.errstate(over="raise", divide="raise", invalid="raise")
+
+
+# -- inverses that are only applied become solves -------------------------------------------------
+
+@pytest.mark.parametrize("text, wrt", [
+    ("b.T @ inv(A) @ b", "b"),
+    ("b.T @ inv(A) @ c", "A"),
+    ("b.T @ inv(A) @ c", "c"),
+    ("sum(inv(A) @ b)", "b"),
+    ("sum(inv(A) @ b)", "A"),
+    ("x.T @ inv(A) @ x", "x"),
+])
+def test_applied_inverse_is_a_solve(text, wrt):
+    src = _gradient_source(text, wrt, shapes={"A": ("n", "n"), **VEC})
+    assert "np.linalg.solve(" in src, src
+    assert "np.linalg.inv(" not in src, f"inverse formed where it is only applied:\n{src}"
+
+
+def test_applied_inverse_in_value_is_a_solve():
+    src = _value_source("b.T @ inv(A) @ c", "b", shapes={"A": ("n", "n"), **VEC})
+    assert "np.linalg.solve(" in src and "np.linalg.inv(" not in src, src
+
+
+def test_solve_gradients_are_right():
+    n = 5
+    A, b, c = _well_conditioned(n), RNG.standard_normal(n), RNG.standard_normal(n)
+    Ai = np.linalg.inv(A)
+    shapes = {"A": ("n", "n"), **VEC}
+    gb = matdiff.derive("b.T @ inv(A) @ b", "b", shapes=shapes).gradient_function()(A=A, b=b)
+    np.testing.assert_allclose(gb, (Ai + Ai.T) @ b, rtol=1e-10)
+    gA = matdiff.derive("b.T @ inv(A) @ c", "A", shapes=shapes).gradient_function()(A=A, b=b, c=c)
+    np.testing.assert_allclose(gA, -np.outer(Ai.T @ b, Ai @ c), rtol=1e-10)
+
+
+# -- log-determinants ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["logdet(X)", "log(det(X))", "logdet(X) + trace(X)"])
+def test_logdet_uses_slogdet(text):
+    src = _value_source(text, "X")
+    assert "slogdet" in src, src
+    assert "np.linalg.det(" not in src and "np.log(" not in src, src
+
+
+def test_logdet_value_does_not_overflow_where_det_does():
+    # det(10 I₄₀₀) = 10⁴⁰⁰ overflows float64; log det = 400 log 10 does not
+    n = 400
+    f = matdiff.derive("logdet(X)", "X").value_function()
+    with _strict():
+        assert f(X=10 * np.eye(n)) == pytest.approx(n * np.log(10), rel=1e-12)
+
+
+# -- diag(u) @ W is row scaling --------------------------------------------------------------------
+
+DIAG = {"u": ("m",), "W": ("m", "n"), "x": ("n",), "v": ("n",)}
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("sum(diag(u) @ W @ x)", "W"),
+    ("sum(diag(u) @ W @ x)", "x"),
+    ("sum(diag(u) @ W)", "W"),
+    ("sum(W @ diag(v))", "W"),
+    ("trace(diag(u) @ W @ W.T)", "W"),
+    ("sum(sigmoid(diag(u) @ W @ x))", "W"),
+])
+def test_diag_product_is_broadcast(text, wrt):
+    d = matdiff.derive(text, wrt, shapes=DIAG)
+    funcs = _functions(d.to_numpy())
+    for name in ("value", "gradient"):
+        assert "np.diag(" not in funcs[name], f"{name} builds a diagonal matrix:\n{funcs[name]}"
+
+
+@pytest.mark.parametrize("text", ["sum(diag(u) @ W @ x)", "sum(diag(u) @ W)"])
+def test_gradient_wrt_diag_vector_builds_no_square_matrix(text):
+    """∇_u sum(diag(u) W x) = W x: no m×m matrix (np.diag of an outer product or of a product) is needed."""
+    src = _gradient_source(text, "u", shapes=DIAG)
+    assert "np.diag(" not in src, f"the gradient materialises an m×m matrix to take its diagonal:\n{src}"
+
+
+def test_diag_gradients_are_right():
+    m, n = 4, 3
+    u, W, x = RNG.standard_normal(m), RNG.standard_normal((m, n)), RNG.standard_normal(n)
+    d = matdiff.derive("sum(diag(u) @ W @ x)", "W, u", shapes=DIAG)
+    gW, gu = d.gradient_function()(u=u, W=W, x=x)
+    np.testing.assert_allclose(gW, np.outer(u, x), rtol=1e-12)
+    np.testing.assert_allclose(gu, W @ x, rtol=1e-12)
+    assert d.value_function()(u=u, W=W, x=x) == pytest.approx(np.sum(np.diag(u) @ W @ x), rel=1e-12)
+
+
+# -- outer products ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, wrt", [
+    ("norm(W @ x - y)**2", "W"),
+    ("sum(sigmoid(W @ x + b))", "W"),
+    ("b.T @ W @ x", "W"),
+])
+def test_column_times_row_is_outer(text, wrt):
+    src = _gradient_source(text, wrt)
+    assert "np.outer(" in src, src
+
+
+def test_outer_gradient_is_right():
+    m, n = 4, 3
+    W, x, y = RNG.standard_normal((m, n)), RNG.standard_normal(n), RNG.standard_normal(m)
+    g = matdiff.derive("norm(W @ x - y)**2", "W").gradient_function()(W=W, x=x, y=y)
+    np.testing.assert_allclose(g, 2 * np.outer(W @ x - y, x), rtol=1e-12)
+
+
+# -- shared forward values are computed once --------------------------------------------------------
+
+@pytest.mark.parametrize("text, fn", [
+    ("sum(sigmoid(W @ x + b))", "np.tanh"),    # σ(z) = (1 + tanh(z/2)) / 2
+    ("sum(tanh(W @ x + b))", "np.tanh"),
+    ("sum(exp(W @ x + b))", "np.exp"),
+])
+def test_forward_value_is_computed_once(text, fn):
+    src = _gradient_source(text, "W, b")
+    assert src.count(fn + "(") == 1, src
+    assert src.count("W @ x") == 1, src
+
+
+def test_two_variable_gradient_is_right():
+    m, n = 4, 3
+    W, x, b = RNG.standard_normal((m, n)), RNG.standard_normal(n), RNG.standard_normal(m)
+    gW, gb = matdiff.derive("sum(sigmoid(W @ x + b))", "W, b").gradient_function()(W=W, x=x, b=b)
+    s = 1 / (1 + np.exp(-(W @ x + b)))
+    np.testing.assert_allclose(gb, s * (1 - s), rtol=1e-12)
+    np.testing.assert_allclose(gW, np.outer(s * (1 - s), x), rtol=1e-12)
+
+
+# -- numerical stability at |z| = 1000 --------------------------------------------------------------
+
+Z = np.array([1000.0, -1000.0, 0.0])
+A3 = np.array([1.0, 2.0, 3.0])
+
+
+def _softmax_ref(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("text, arrays, expected", [
+    ("sum(sigmoid(x))", {"x": Z}, [0.0, 0.0, 0.25]),
+    ("sum(softplus(x))", {"x": Z}, [1.0, 0.0, 0.5]),
+    ("sum(log(1 + exp(x)))", {"x": Z}, [1.0, 0.0, 0.5]),
+    ("logsumexp(x)", {"x": Z}, [1.0, 0.0, 0.0]),
+    ("logsumexp(x)", {"x": np.array([1000.0, 1000.0])}, [0.5, 0.5]),
+    # softmax s = (½, ½, 0): ∇ aᵀs = s ⊙ (a − aᵀs)
+    ("a.T @ softmax(x)", {"x": np.array([1000.0, 1000.0, -1000.0]), "a": A3},
+     [0.5 * (1 - 1.5), 0.5 * (2 - 1.5), 0.0]),
+    ("a.T @ softmax(x)", {"x": Z, "a": A3}, [0.0, 0.0, 0.0]),
+])
+def test_gradient_is_stable_at_large_inputs(text, arrays, expected):
+    g = matdiff.derive(text, "x").gradient_function()
+    with warnings.catch_warnings(), _strict():
+        warnings.simplefilter("error")
+        out = g(**arrays)
+    assert np.all(np.isfinite(out)), out
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+def test_logistic_loss_gradient_is_stable_at_large_margins():
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.array([1.0, -1.0, 1.0])
+    w = np.array([1000.0, -1000.0])           # margins y ⊙ Xw = (1000, 1000, 0)
+    g = matdiff.derive("sum(log(1 + exp(-y * (X @ w))))", "w").gradient_function()
+    with warnings.catch_warnings(), _strict():
+        warnings.simplefilter("error")
+        out = g(X=X, y=y, w=w)
+    # −Xᵀ(σ(−margins) ⊙ y) with σ(−margins) = (0, 0, ½)
+    np.testing.assert_allclose(out, -X.T @ (np.array([0.0, 0.0, 0.5]) * y), atol=1e-12)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("sum(sigmoid(x))", 1.5),
+    ("sum(softplus(x))", 1000.0 + np.log(2)),
+    ("logsumexp(x)", 1000.0),
+    ("sum(softmax(x))", 1.0),
+    ("sum(log(1 + exp(x)))", 1000.0 + np.log(2)),
+])
+def test_value_is_stable_at_large_inputs(text, expected):
+    ns = {}
+    exec(matdiff.derive(text, "x").to_numpy(), ns)
+    with warnings.catch_warnings(), _strict():
+        warnings.simplefilter("error")
+        out = ns["value"](x=Z)
+    assert out == pytest.approx(expected, rel=1e-12)
+
+
+# -- the module: imports, validity, names -------------------------------------------------------
+
+MODULES = [
+    ("x.T @ A @ x", "x", None),
+    ("logsumexp(W @ x)", "W", None),
+    ("a.T @ softmax(x)", "x", None),
+    ("logdet(X) - trace(S @ X)", "X", None),
+    ("sum(sigmoid(W @ x + b))", "W, b", None),
+    ("lambda * norm(x)**2 + sum(inv(A) @ x)", "x, lambda", {"lambda": ()}),
+]
+
+
+@pytest.mark.parametrize("text, wrt, shapes", MODULES)
+def test_module_imports_numpy_only(text, wrt, shapes):
+    src = matdiff.derive(text, wrt, shapes=shapes).to_numpy()
+    imports = [n for n in ast.walk(ast.parse(src)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [ast.unparse(n) for n in imports] == ["import numpy as np"], src
+    assert "scipy" not in src and "matdiff" not in src, src
+
+
+@pytest.mark.parametrize("text, wrt, shapes", MODULES)
+def test_module_compiles_and_defines_value_and_gradient(text, wrt, shapes):
+    d = matdiff.derive(text, wrt, shapes=shapes)
+    src = d.to_numpy()
+    ns: dict = {}
+    exec(compile(src, "<emitted>", "exec"), ns)        # its own `import numpy as np`
+    assert callable(ns["value"]) and callable(ns["gradient"])
+    params = list(inspect.signature(ns["gradient"]).parameters.values())
+    assert all(p.kind is p.KEYWORD_ONLY for p in params)
+    assert list(inspect.signature(ns["value"]).parameters) == [p.name for p in params]
+    # the module's functions agree with the compiled gradient function on random well-posed inputs
+    arrays = _inputs(d)
+    names = [p.name for p in params]
+    assert sorted(arrays) == sorted(names)
+    got = ns["gradient"](**arrays)
+    want = d.gradient_function()(**arrays)
+    for a, b in zip(got if len(d.wrt) > 1 else (got,), want if len(d.wrt) > 1 else (want,), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_keyword_parameter_names_are_python_names():
+    src = matdiff.derive("lambda * norm(x)**2", "lambda", shapes={"lambda": ()}).to_numpy()
+    assert "lambda_" in src
+    compile(src, "<emitted>", "exec")
+
+
+def test_custom_function_name():
+    src = matdiff.derive("x.T @ A @ x", "x").to_numpy(name="grad_quadratic")
+    assert set(_functions(src)) == {"value", "grad_quadratic"}
+
+
+def _inputs(d, size=4):
+    """Well-posed random arrays (SPD squares, positive entries) for every symbol, by Python name."""
+    out = {}
+    for name, s in d.symbols.items():
+        shape = tuple(size for _ in s.shape.numpy())
+        if len(shape) == 2:
+            b = RNG.standard_normal(shape)
+            a = b @ b.T / size + np.eye(size)
+        else:
+            a = RNG.uniform(0.5, 2.0, shape)
+        out[name + "_" if name == "lambda" else name] = float(a) if shape == () else a
+    return out
+
+
+# -- gradient functions: shapes in and out ------------------------------------------------------
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"x": np.ones((3, 1)), "A": np.eye(3)}, "1-D"),              # a column as a 2-D array
+    ({"x": np.ones(4), "A": np.eye(3)}, "n"),                     # dims disagree
+    ({"x": np.ones(3), "A": np.ones(3)}, "A"),                    # a vector for a matrix
+    ({"x": np.ones(3)}, "missing A"),
+    ({"x": np.ones(3), "A": np.eye(3), "B": np.eye(3)}, "unexpected B"),
+    ({"x": np.ones(3), "A": np.ones((3, 4))}, "n"),               # not square
+])
+def test_gradient_function_rejects_wrong_shapes(arrays, words):
+    g = matdiff.derive("x.T @ A @ x", "x").gradient_function()
+    with pytest.raises(ShapeError) as err:
+        g(**arrays)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("text, wrt, shapes", [
+    ("x.T @ A @ x", "x", None),
+    ("x.T @ A @ x", "A", None),
+    ("norm(W @ x - y)**2", "W", None),
+    ("norm(W @ x - y)**2", "x", None),
+    ("sum(sigmoid(W @ x + b))", "W, b", None),
+    ("alpha * sum(x)", "alpha", None),
+    ("sum(diag(u) @ W @ x)", "u", DIAG),
+])
+def test_gradient_has_the_variables_shape(text, wrt, shapes):
+    d = matdiff.derive(text, wrt, shapes=shapes)
+    sizes: dict = {}
+    dims = iter([3, 4, 5, 6])
+    arrays = {}
+    for name, s in d.symbols.items():
+        shape = tuple(sizes.setdefault(dim, next(dims)) if isinstance(dim, str) else dim
+                      for dim in s.shape.numpy())
+        arrays[name] = RNG.standard_normal(shape) if shape else 0.7
+    out = d.gradient_function()(**arrays)
+    out = out if len(d.wrt) > 1 else (out,)
+    assert len(out) == len(d.wrt)
+    for name, g in zip(d.wrt, out, strict=True):
+        assert np.shape(g) == np.shape(arrays[name]), f"∇_{name} {text}: {np.shape(g)}"
+        assert np.all(np.isfinite(g))
