@@ -131,9 +131,15 @@ class Unifier:
         self.parent: dict[DimVar, Dim] = {}
 
     def find(self, d: Dim) -> Dim:
-        while isinstance(d, DimVar) and d in self.parent:
-            d = self.parent[d]
-        return d
+        if type(d) is not DimVar:
+            return d
+        parent = self.parent
+        root = d
+        while type(root) is DimVar and root in parent:
+            root = parent[root]
+        while d is not root and type(d) is DimVar and d in parent:   # path compression
+            parent[d], d = root, parent[d]
+        return root
 
     def same(self, a: Dim, b: Dim) -> bool:
         a, b = self.find(a), self.find(b)
@@ -151,6 +157,8 @@ class Unifier:
         return False
 
     def shape(self, s: Shape) -> Shape:
+        if type(s.rows) is not DimVar and type(s.cols) is not DimVar:
+            return s
         return Shape(self.find(s.rows), self.find(s.cols))
 
 

@@ -597,30 +597,37 @@ class _Builder:
     def finish(self, expr: Expr) -> Reading:
         nodes = list(expr.walk())
         calls_params = [d for node in nodes if isinstance(node, Call) for d in node.params]
-        order: list = []
+        order: dict = {}
         names_in_order = sorted(self.symbols, key=lambda n: self.first_seen[n])
         for d in [d for n in names_in_order for d in self.symbols[n].shape] + calls_params:
             r = self.dims.find(d)
-            if isinstance(r, DimVar) and r not in order:
-                order.append(r)
+            if type(r) is DimVar:
+                order.setdefault(r, None)
         taken = {d for s in self.declared.values() for d in s if isinstance(d, str)}
         taken |= {d for d in calls_params if isinstance(d, str)} | set(self.symbols)
         pool = (n for n in itertools.chain(DIM_POOL, (f"n{i}" for i in itertools.count(1))) if n not in taken)
         names = {r: next(pool) for r in order}
         find = self.dims.find
+        shapes: dict = {}
 
         def fin(d):
             r = find(d)
-            return names.get(r, r) if isinstance(r, DimVar) else r
+            return names.get(r, r) if type(r) is DimVar else r
+
+        def fin_shape(s):
+            out = shapes.get(s)
+            if out is None:
+                out = shapes[s] = Shape(fin(s.rows), fin(s.cols))
+            return out
 
         memo: dict[int, Expr] = {}
         for node in nodes:
             if isinstance(node, Symbol):
-                out = Symbol(node.name, Shape(fin(node.shape.rows), fin(node.shape.cols)), node.props)
+                out = Symbol(node.name, fin_shape(node.shape), node.props)
             elif isinstance(node, Call):
                 # normal forms and shapes were settled while reading; only the dims get their names
-                out = Call(node.op, tuple(memo[id(a)] for a in node.args), tuple(fin(p) for p in node.params),
-                           shape=Shape(fin(node.shape.rows), fin(node.shape.cols)))
+                out = Call(node.op, tuple(memo[id(a)] for a in node.args),
+                           tuple(fin(p) for p in node.params) if node.params else (), shape=fin_shape(node.shape))
             else:
                 out = node
             memo[id(node)] = out
