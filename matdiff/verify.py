@@ -5,8 +5,10 @@ missing transpose cannot hide.
 
 The check: along random directions V, compare ⟨G, V⟩ with the central difference
 (f(X + hV) − f(X − hV)) / 2h, h = 1e-5 · max(1, max|X|), and report the relative error
-|a − d| / max(|a|, |d|, 1e-12); a pair over tolerance is retried with h/10 and 10h (the
-smallest error counts, so rounding or curvature alone does not fail a right answer). At small
+max(0, |a − d| − r) / max(|a|, |d|, 1e-12), where r = 64ε·max|f(X ± hV)| / 2h is the rounding
+floor of the difference (below it two numbers cannot be told apart); a pair over tolerance is
+retried with h/10 and 10h (the smallest error counts, so rounding or curvature alone does not
+fail a right answer, while a wrong derivative is off by far more). At small
 sizes every entry of G is also checked against its own difference (error relative to max|G|).
 A gradient that is identically zero is checked at more points before it is believed."""
 
@@ -18,6 +20,7 @@ from .errors import DomainError
 from .expr import Call, Symbol
 
 SIZES = (3, 4, 5, 6, 7, 2, 8, 9, 10, 11)
+EPS = 2.0 ** -52
 KINKS = ("relu", "abs", "step", "sign")
 
 
@@ -211,20 +214,20 @@ def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, fu
         scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
 
         def fd(v, h):
+            """The central difference and its rounding floor 64ε·max|f(X ± hV)| / 2h."""
             xp, xm = dict(x), dict(x)
             xp[name] = x0 + h * v
             xm[name] = x0 - h * v
             if x0.ndim == 0:
                 xp[name], xm[name] = float(xp[name]), float(xm[name])
-            return (float(call(f, xp)) - float(call(f, xm))) / (2 * h)
+            fp, fm = float(call(f, xp)), float(call(f, xm))
+            return (fp - fm) / (2 * h), 64 * EPS * max(abs(fp), abs(fm)) / (2 * h)
 
         def err(a, v, denom=None):
             best = np.inf
             for h in (1e-5 * scale, 1e-6 * scale, 1e-4 * scale):
-                n = fd(v, h)
-                e = abs(a - n) / max(abs(a), abs(n), denom or 0.0, 1e-12)
-                if abs(a) < 1e-12 and abs(n) < 1e-9:
-                    e = 0.0
+                n, floor = fd(v, h)
+                e = max(0.0, abs(a - n) - floor) / max(abs(a), abs(n), denom or 0.0, 1e-12)
                 best = min(best, e)
                 if best <= tol:
                     break
@@ -287,9 +290,11 @@ def verify_directional(d, seed: int = 0, directions: int = 6, tol: float = 1e-5)
             hs = h0 * max([1.0] + [float(np.max(np.abs(x[n]))) for n in d.wrt])
             for n in d.wrt:
                 xp[n], xm[n] = x[n] + hs * vs[n], x[n] - hs * vs[n]
-            num = (run(f, xp) - run(f, xm)) / (2 * hs)
+            fp, fm = run(f, xp), run(f, xm)
+            num = (fp - fm) / (2 * hs)
+            floor = 64 * EPS * float(np.max(np.abs(np.concatenate([fp.ravel(), fm.ravel()])))) / (2 * hs)
             denom = max(float(np.max(np.abs(a))) if a.size else 0.0, float(np.max(np.abs(num))) if num.size else 0.0, 1e-12)
-            e = float(np.max(np.abs(a - num))) / denom if a.shape == num.shape else np.inf
+            e = max(0.0, float(np.max(np.abs(a - num))) - floor) / denom if a.shape == num.shape else np.inf
             best = min(best, e)
             if best <= tol:
                 break
