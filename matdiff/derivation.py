@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .errors import DerivationError, ShapeError
-from .expr import Call, Const, Expr, Symbol, call
+from .expr import Call, Const, Expr, Symbol, call, substitute
+from .matrices import jacobian_matrix, kron_matrix
 from .ops import zeros
-from .simplify import simplify, zero_like
+from .simplify import _t, simplify, zero_like
 from .syntax import Reading, read
 
 
@@ -108,6 +109,7 @@ class Derivation:
     reading: Reading | None = None
     variables: dict[str, Symbol] = field(default_factory=dict)
     directions: dict[str, Symbol] = field(default_factory=dict)
+    layout: str = "numerator"
 
     @cached_property
     def value_expr(self) -> Expr:
@@ -149,6 +151,94 @@ class Derivation:
         g = self.gradients
         return g[self.wrt[0]] if len(self.wrt) == 1 else dict(g)
 
+    # -- second derivatives and matrices of the linear maps ----------------------------------------
+    def _per_variable(self, value):
+        return value[self.wrt[0]] if len(self.wrt) == 1 else dict(value)
+
+    def _layout(self, m: Expr) -> Expr:
+        return simplify(_t(m)) if self.layout == "denominator" else m
+
+    @cached_property
+    def jacobians(self) -> dict[str, Expr]:
+        """J per variable. For a vector (or scalar) variable, DF[v] = J v: m×n in numerator
+        layout, n×m in denominator layout (J = (∇f₁, …, ∇fₘ)). For a matrix variable, the
+        Kronecker form: vec DF[V] = J vec V (column-major vec)."""
+        out = {}
+        for name in self.wrt:
+            var, d = self.variables[name], self.directions[name]
+            lin = _only(self.directional, d, self.directions)
+            if var.shape.cols == 1 or var.shape.is_scalar:
+                j = jacobian_matrix(lin, d)
+            else:
+                j = kron_matrix(lin, d)
+            out[name] = self._layout(j)
+        return out
+
+    @property
+    def jacobian(self):
+        """The Jacobian (see `jacobians`): an Expr for one variable, a dict for several."""
+        return self._per_variable(self.jacobians)
+
+    @cached_property
+    def hvps(self) -> dict[str, Expr]:
+        """D(∇f)|X[V] per variable a, summed over the directions of all variables."""
+        out = {}
+        for name, g in self.gradients.items():
+            t = jvp(g, self.directions)
+            out[name] = zero_like(g) if t is None else simplify(t)
+        return out
+
+    @property
+    def hvp(self):
+        """The Hessian-vector product D(∇f)|X[V], in the direction symbols of `directions`."""
+        return self._per_variable(self.hvps)
+
+    @cached_property
+    def hessians(self) -> dict[tuple[str, str], Expr]:
+        """Blocks ∂²f/∂a∂b: n×n for vector variables; a Kronecker form (vec ∇ₐf moves by
+        H vec V_b) when a variable is a matrix."""
+        out = {}
+        for a in self.wrt:
+            for b in self.wrt:
+                d = self.directions[b]
+                lin = _only(self.hvps[a], d, self.directions)
+                var = self.variables[b]
+                if (var.shape.cols == 1 or var.shape.is_scalar) and self.variables[a].shape.cols == 1:
+                    out[(a, b)] = jacobian_matrix(lin, d)
+                else:
+                    out[(a, b)] = kron_matrix(lin, d)
+        return out
+
+    @property
+    def hessian(self):
+        """∇²f: an Expr for one variable; a dict (a, b) → block for several."""
+        h = self.hessians
+        return h[(self.wrt[0], self.wrt[0])] if len(self.wrt) == 1 else dict(h)
+
+    @cached_property
+    def krons(self) -> dict[str, Expr]:
+        """The Kronecker form of the derivative: of DF[V] for a non-scalar F, of the Hessian
+        D(∇f)[V] for a scalar f."""
+        out = {}
+        for name in self.wrt:
+            d = self.directions[name]
+            lin = self.hvps[name] if self.expr.shape.is_scalar else self.directional
+            out[name] = kron_matrix(_only(lin, d, self.directions), d)
+        return out
+
+    @property
+    def kron(self):
+        return self._per_variable(self.krons)
+
+    def jacobian_function(self):
+        from .emit.numpy import compile_results
+        return compile_results(self, [self.jacobians[w] for w in self.wrt], "jacobian")
+
+    def hessian_function(self):
+        from .emit.numpy import compile_results
+        blocks = [self.hessians[(a, b)] for a in self.wrt for b in self.wrt]
+        return compile_results(self, blocks, "hessian")
+
     @property
     def symbols(self) -> dict[str, Symbol]:
         if self.reading is not None:
@@ -173,9 +263,19 @@ class Derivation:
         return verify_gradient(self, seed=seed, **options)
 
 
-def derive(expr, wrt, shapes: dict | None = None, assume: dict | None = None) -> Derivation:
+def _only(linear: Expr, keep: Symbol, directions: dict[str, Symbol]) -> Expr:
+    """The part of a map linear in several directions that moves with `keep` (others set to 0)."""
+    zeroed = {d: (Const(0) if d.shape.is_scalar else zeros(d.shape)) for d in directions.values() if d != keep}
+    return simplify(substitute(linear, zeroed)) if zeroed else linear
+
+
+def derive(expr, wrt, shapes: dict | None = None, assume: dict | None = None,
+           layout: str = "numerator") -> Derivation:
     """Differentiate `expr` (text in NumPy or paper notation, or an Expr) with respect to `wrt`
-    (a name, "W, b", or a list of names)."""
+    (a name, "W, b", or a list of names). `layout` chooses the Jacobian's layout: "numerator"
+    (m×n, DF[v] = J v) or "denominator" (n×m, J = (∇f₁, …, ∇fₘ))."""
+    if layout not in ("numerator", "denominator"):
+        raise DerivationError(f"unknown layout {layout!r}", hint='layout="numerator" or "denominator"')
     reading = None
     if isinstance(expr, str):
         reading = read(expr, shapes, assume)
@@ -199,4 +299,4 @@ def derive(expr, wrt, shapes: dict | None = None, assume: dict | None = None) ->
     for n, v in variables.items():
         props = v.props & {"symmetric", "diagonal"} | ({"symmetric"} if "spd" in v.props else set())
         directions[n] = Symbol(dir_names[n], v.shape, frozenset(props))
-    return Derivation(expr, names, reading, variables, directions)
+    return Derivation(expr, names, reading, variables, directions, layout)

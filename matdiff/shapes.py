@@ -179,3 +179,21 @@ class Strict:
 
 
 STRICT = Strict()
+
+
+def dim_mul(a: Dim, b: Dim) -> Dim:
+    """The dim of a product space (rows of kron(A, B), length of vec(X)): numbers multiply,
+    names join in sorted order (m·n), so equal products compare equal."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    factors = sorted(str(a).split("·") + str(b).split("·"), key=lambda f: (not f.isdigit(), f))
+    numbers = [int(f) for f in factors if f.isdigit()]
+    names = [f for f in factors if not f.isdigit()]
+    k = 1
+    for v in numbers:
+        k *= v
+    return "·".join(([str(k)] if k != 1 else []) + names)

@@ -292,7 +292,8 @@ def _t(x: Expr) -> Expr:
 
 
 def simplify_matmul(e: Expr):
-    """Identity and zero factors: A I = A, A 0 = 0; inverse pairs: X⁻¹ X = I, and
+    """Identity and zero factors: A I = A, A (I ⊗ I) = A, A 0 = 0; diag(a) diag(b) = diag(a ⊙ b),
+    𝟙ᵀ diag(u) = uᵀ, diag(u) 𝟙 = u; inverse pairs: X⁻¹ X = I, and
     L (Q L)⁻¹ = Q⁻¹, (L Q)⁻¹ L = … for square factors (Cookbook 18).
     Terminates: the number of factors drops."""
     if not is_op(e, "matmul"):
@@ -300,12 +301,21 @@ def simplify_matmul(e: Expr):
     a = list(e.args)
     if any(is_zero(f) for f in a):
         return zero_like(e)
-    kept = [f for f in a if not is_op(f, "eye")]
+    kept = [f for f in a if not (is_op(f, "eye") or _is_kron_identity(f))]
     for i in range(len(kept) - 1):
         l, r = kept[i], kept[i + 1]
         if (is_op(l, "inv") and l.args[0] == r) or (is_op(r, "inv") and r.args[0] == l):
             kept[i:i + 2] = [eye(l.shape.rows)] if len(kept) == 2 else []
             return call("matmul", *kept) if kept else eye(e.shape.rows)
+        if is_op(l, "diag") and is_op(r, "diag"):          # diag(a) diag(b) = diag(a ⊙ b)
+            kept[i:i + 2] = [call("diag", l.args[0] * r.args[0])]
+            return call("matmul", *kept)
+        if is_op(l, "ones") and l.shape.rows == 1 and is_op(r, "diag"):   # 𝟙ᵀ diag(u) = uᵀ
+            kept[i:i + 2] = [r.args[0].T]
+            return call("matmul", *kept)
+        if is_op(l, "diag") and is_op(r, "ones") and r.shape.cols == 1:   # diag(u) 𝟙 = u
+            kept[i:i + 2] = [l.args[0]]
+            return call("matmul", *kept)
         # L (P L)⁻¹ = P⁻¹ and (L P)⁻¹ L... : (Q Z)⁻¹ = Z⁻¹ Q⁻¹ for square Q, Z, so a neighbour cancels
         if is_op(r, "inv") and is_op(r.args[0], "matmul") and r.args[0].args[-1] == l and _square_split(r.args[0], -1):
             kept[i:i + 2] = [call("inv", call("matmul", *r.args[0].args[:-1]))]
@@ -316,6 +326,10 @@ def simplify_matmul(e: Expr):
     if len(kept) == len(a):
         return None
     return call("matmul", *kept) if kept else eye(e.shape.rows)
+
+
+def _is_kron_identity(f: Expr) -> bool:
+    return is_op(f, "kron") and all(is_op(a, "eye") for a in f.args)
 
 
 def _square_split(product: Expr, end: int) -> bool:
@@ -363,6 +377,27 @@ def factor_terms(e: Expr):
     return None
 
 
+def merge_diagonals(e: Expr):
+    """diag(a) + c·diag(b) = diag(a + c·b), one diagonal matrix instead of two.
+    Terminates: the number of terms of the sum drops."""
+    if not is_op(e, "add"):
+        return None
+    args = {t: _diag_arg(t) for t in e.args}
+    diags = [t for t, a in args.items() if a is not None]
+    if len(diags) < 2:
+        return None
+    merged = call("diag", call("add", *(args[t] for t in diags)))
+    return call("add", *(t for t in e.args if args[t] is None), merged)
+
+
+def _diag_arg(t: Expr) -> Expr | None:
+    """a for diag(a), c·a for c·diag(a), else None."""
+    scalars, rest = split_scalars(t)
+    if not is_op(rest, "diag"):
+        return None
+    return call("mul", *scalars, rest.args[0]) if scalars else rest.args[0]
+
+
 def distribute_constant(e: Expr):
     """c (a₁ + … + aₖ) = c a₁ + … + c aₖ when every term then has coefficient ±1
     (½(2X⁻¹ − 2S) = X⁻¹ − S); otherwise the factored form stays (2(x − y)).
@@ -378,7 +413,7 @@ def distribute_constant(e: Expr):
 
 def recognize_functions(e: Expr):
     """log(1 + exp(z)) = softplus(z); log(exp(z)) = z; diag(diag(x)) = x; diag(𝟙) = I;
-    diag(u vᵀ) = u ⊙ v; tr(I) = n;
+    diag(u vᵀ) = u ⊙ v; vec(x) = x for a column; tr(I) = n;
     tr and sum distribute over sums (they are linear).
     Terminates: the node count drops."""
     if is_op(e, "log"):
@@ -391,6 +426,8 @@ def recognize_functions(e: Expr):
                 return call("softplus", other.args[0])
     if is_op(e, "diagonal") and is_op(e.args[0], "diag"):
         return e.args[0].args[0]
+    if is_op(e, "vec") and e.args[0].shape.cols == 1:
+        return e.args[0]
     if is_op(e, "diag") and is_op(e.args[0], "ones"):
         return eye(e.shape.rows)
     if is_op(e, "diagonal") and is_op(e.args[0], "matmul"):
@@ -405,4 +442,4 @@ def recognize_functions(e: Expr):
 
 
 RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, distribute_constant, factor_terms)
+         simplify_matmul, merge_diagonals, distribute_constant, factor_terms)

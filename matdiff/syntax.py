@@ -449,7 +449,7 @@ class _Builder:
                 "known functions: " + ", ".join(sorted({o.spellings[0] for o in SPELLINGS.values() if o.arity != 0}))
             raise UnknownFunctionError(f"unknown function {raw!r}", text=self.text,
                                        span=(node.span[0], node.span[0] + len(raw)), hint=hint)
-        if op.name in ("eye", "zeros", "ones"):
+        if op.name in ("eye", "zeros", "ones", "commutation"):
             return self.constant_matrix(op, args, node)
         if op.name == "norm" and len(args) == 2:
             order = args[1]
@@ -505,7 +505,7 @@ class _Builder:
 
     def constant_matrix(self, op, args, node):
         want = 1 if op.name == "eye" else 2
-        if len(args) != want and not (op.name != "eye" and len(args) == 1):
+        if len(args) != want and not (op.name in ("zeros", "ones") and len(args) == 1):
             raise ParseError(f"{op.name} takes {want} dimension{'s' * (want > 1)}", text=self.text, span=node.span)
         dims = []
         for a in args:
@@ -516,7 +516,7 @@ class _Builder:
             else:
                 raise ParseError(f"a dimension of {op.name} must be a name or a positive integer",
                                  text=self.text, span=a.span, hint=f"{op.name}(n)")
-        if op.name != "eye" and len(dims) == 1:
+        if op.name in ("zeros", "ones") and len(dims) == 1:
             dims.append(1)
         return call(op, params=tuple(dims))
 

@@ -303,3 +303,84 @@ def verify_directional(d, seed: int = 0, directions: int = 6, tol: float = 1e-5)
     ok = bool(worst <= tol)
     notes = [] if ok else ["DF|X[V] does not match finite differences"]
     return Report(ok, worst, tol, dict(sampler.sizes), seed, checks, notes)
+
+
+def verify_matrix(d, kind: str, seed: int = 0, tol: float = 1e-5, max_columns: int = 400):
+    """Check a Jacobian (kind "jacobian") column by column against central differences of f,
+    or a Hessian (kind "hessian") against differences of the emitted gradient; vectors and
+    matrices are flattened column-major (vec), the order of the Kronecker forms. A Hessian must
+    also come out symmetric."""
+    import numpy as np
+    from .emit.numpy import compile_gradient, compile_results, compile_value, py_name
+
+    symbols = dict(d.symbols)
+    params = list(symbols.values())
+    f = compile_value(d.value_expr, params, check=False)
+    sampler = Sampler(symbols, d.expr, seed)
+    x = find_point(d.expr, symbols, f, sampler)
+    if kind == "jacobian":
+        mats = compile_results(d, [d.jacobians[w] for w in d.wrt], "jacobian", check=False)
+        pairs = [(w, w) for w in d.wrt]
+        outer = {w: f for w in d.wrt}
+    else:
+        mats = compile_results(d, [d.hessians[(a, b)] for a in d.wrt for b in d.wrt], "hessian", check=False)
+        pairs = [(a, b) for a in d.wrt for b in d.wrt]
+        grad = compile_gradient(d, check=False)
+        outer = {a: (lambda i: (lambda **kw: (grad(**kw) if len(d.wrt) == 1 else grad(**kw)[i])))(k)
+                 for k, a in enumerate(d.wrt)}
+
+    def run(fn, point):
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(**{py_name(k): v for k, v in point.items()}), dtype=float)
+
+    named = {py_name(k): v for k, v in x.items()}
+    with np.errstate(all="ignore"):
+        got = mats(**named)
+    got = [got] if len(pairs) == 1 else list(got)
+    worst, checks, notes = 0.0, 0, []
+    for (a, b), m in zip(pairs, got, strict=True):
+        m = np.asarray(m, dtype=float)
+        m = m.reshape(1, -1) if m.ndim < 2 else m
+        if kind == "jacobian" and d.layout == "denominator":
+            m = m.T
+        x0 = np.asarray(x[b], dtype=float)
+        size = x0.size
+        if m.shape[1] != size:
+            notes.append(f"the matrix for {a}, {b} has {m.shape[1]} columns, {b} has {size} entries")
+            worst = np.inf
+            continue
+        scale = max(1.0, float(np.max(np.abs(x0)))) if size else 1.0
+        mmax = float(np.max(np.abs(m))) if m.size else 0.0
+        cols = range(size) if size <= max_columns else sampler.rng.choice(size, max_columns, replace=False)
+        for j in cols:
+            e = np.zeros(size)
+            e[j] = 1.0
+            e = e.reshape(x0.shape, order="F") if x0.ndim == 2 else e.reshape(x0.shape)
+            best = np.inf
+            for h in (1e-5 * scale, 1e-6 * scale, 1e-4 * scale):
+                xp, xm = dict(x), dict(x)
+                xp[b], xm[b] = x0 + h * e, x0 - h * e
+                if x0.ndim == 0:
+                    xp[b], xm[b] = float(xp[b]), float(xm[b])
+                fp, fm = run(outer[a], xp), run(outer[a], xm)
+                col = ((fp - fm) / (2 * h)).reshape(-1, order="F")
+                floor = 64 * EPS * max(float(np.max(np.abs(fp))), float(np.max(np.abs(fm)))) / (2 * h)
+                if col.shape != m[:, j].shape:
+                    best = np.inf
+                    break
+                err = max(0.0, float(np.max(np.abs(col - m[:, j]))) - floor) / max(
+                    mmax, float(np.max(np.abs(col))), 1e-12)
+                best = min(best, err)
+                if best <= tol:
+                    break
+            worst = max(worst, best)
+            checks += 1
+        if kind == "hessian" and a == b and m.shape[0] == m.shape[1]:
+            asym = float(np.max(np.abs(m - m.T))) / max(mmax, 1e-12)
+            if asym > tol:
+                notes.append(f"the Hessian for {a} is not symmetric (relative asymmetry {asym:.1e})")
+                worst = max(worst, asym)
+    ok = bool(worst <= tol)
+    if not ok:
+        notes.append(f"the derived {kind} does not match finite differences")
+    return Report(ok, float(worst), tol, dict(sampler.sizes), seed, checks, notes)

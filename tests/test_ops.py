@@ -44,6 +44,9 @@ ROWS = {
     "eye": ("S + eye(3)", "S", {}),
     "zeros": ("A + zeros(3, 4)", "A", {}),
     "ones": ("A * ones(3, 4)", "A", {}),
+    "kron": ("kron(A, C)", "A,C", {}),
+    "vec": ("vec(A)", "A", {}),
+    "commutation": ("commutation(3, 4) @ vec(A)", "A", {}),
 }
 SHAPES = {"A": (3, 4), "B": (3, 4), "C": (4, 2), "S": (3, 3), "x": (3,)}
 

@@ -277,7 +277,8 @@ def _dim_lines(params: list[Symbol], outputs: list[Expr]) -> list[str]:
     for out in outputs:
         for node in out.walk():
             if isinstance(node, Call) and node.params:
-                needed += [d for d in node.params if isinstance(d, str) and d not in needed]
+                factors = [f for d in node.params if isinstance(d, str) for f in d.split("·")]
+                needed += [f for f in factors if not f.isdigit() and f not in needed]
     lines = []
     for d in needed:
         for s in params:
@@ -340,6 +341,14 @@ def compile_gradient(d, check: bool = True):
     ns = compile_module(gradient_module(d))
     fn = ns["gradient"]
     return checked(fn, list(d.symbols.values())) if check else fn
+
+
+def compile_results(d, outputs: list[Expr], name: str, check: bool = True):
+    """A function of the inputs returning `outputs` (one array, or a tuple for several)."""
+    params = list(d.symbols.values())
+    src = module_source([(name, params, outputs, f"{name} of f = {d.expr} with respect to {', '.join(d.wrt)}")])
+    fn = compile_module(src)[name]
+    return checked(fn, params) if check else fn
 
 
 def compile_value(expr: Expr, params: list[Symbol], check: bool = True):

@@ -47,11 +47,12 @@ class Printer:
             return rf"\mathit{{{name}}}"
         return name
 
-    @staticmethod
-    def prec(e: Expr) -> int:
+    def prec(self, e: Expr) -> int:
         if isinstance(e, Const):
             return 3 if e.value < 0 else 8   # below postfix: (2).T, since 2.T reads as 2. T
         if isinstance(e, Call):
+            if self.style != "text" and "paper_prec" in e.op.extra:   # infix on paper (A ⊗ B), a call in text
+                return e.op.extra["paper_prec"]
             return e.op.prec
         return 9
 

@@ -311,8 +311,8 @@ function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
 
 
 def _np_dims(e) -> str:
-    dims = e.shape.numpy()
-    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(str(d) for d in dims)})" if dims else "()"
+    dims = [str(d).replace("·", " * ") for d in e.shape.numpy()]   # m·n, the size of vec(X), is m * n
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})" if dims else "()"
 
 
 def eye(n):

@@ -131,12 +131,19 @@ declare("transpose", arity=1, shape=lambda dims, s: s.T,
 
 
 # -- inverse ---------------------------------------------------------------------------------
+
+def _is_transpose(e) -> bool:
+    return isinstance(e, Call) and e.op.name == "transpose"
+
+
 # D(X⁻¹)[V] = −X⁻¹ V X⁻¹   (Cookbook 59)
 
 function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
          jvp=lambda e, ts: -(e @ ts[0] @ e), domain=("invertible",),
-         unicode=lambda p, e: p.arg(e.args[0], 9) + "⁻¹",
-         latex=lambda p, e: p.arg(e.args[0], 9) + "^{-1}",
+         unicode=lambda p, e: (p.arg(e.args[0].args[0], 9) + "⁻ᵀ" if _is_transpose(e.args[0])
+                               else p.arg(e.args[0], 9) + "⁻¹"),
+         latex=lambda p, e: (p.arg(e.args[0].args[0], 9) + r"^{-\top}" if _is_transpose(e.args[0])
+                             else p.arg(e.args[0], 9) + "^{-1}"),
          np_code="np.linalg.inv({0})")
 
 # D(det X)[V] = det(X) tr(X⁻¹ V)   (Cookbook 41)

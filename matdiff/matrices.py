@@ -1,0 +1,156 @@
+"""The matrix of a linear map. DF|X[V] is linear in the direction V; written as a matrix it is
+the Jacobian J (DF[v] = J v, for a vector variable) or the Kronecker form K
+(vec DF[V] = K vec V, column-major vec, for a matrix variable). Both are read off the
+expression of DF[V] structurally, one rule per linear operation, e.g.
+
+    J(A v) = A,  J(a ⊙ v) = diag(a),  J(a · sᵀv) = a sᵀ,  J(𝟙ᵀ v) = 𝟙ᵀ
+    K(A V C) = Cᵀ ⊗ A,  K(Vᵀ) = K(m,n),  K(a ⊙ V) = diag(vec a),  K(tr V) = vec(I)ᵀ
+
+An expression outside these rules is a DerivationError, never a wrong matrix."""
+
+from __future__ import annotations
+
+from .errors import DerivationError
+from .expr import Call, Const, Expr, Symbol, call
+from .ops import eye, ones
+from .shapes import dim_mul
+from .simplify import _t, simplify
+
+
+def _depends(e: Expr, name: str) -> bool:
+    return any(isinstance(n, Symbol) and n.name == name for n in e.walk())
+
+
+def _unsupported(e: Expr, what: str) -> DerivationError:
+    return DerivationError(f"matdiff cannot write {what} of this map as a matrix: {e}",
+                           hint="use the directional derivative DF|X[V] (.directional) or the "
+                                "Hessian-vector product (.hvp)")
+
+
+def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
+    """J with linear = J v, for a column-vector (or scalar) direction v and a column-vector or
+    scalar `linear`; J is rows(linear) × len(v)."""
+    n = v.shape.rows
+
+    def jac(L: Expr):
+        if not _depends(L, v.name):
+            return None
+        if isinstance(L, Symbol):
+            return eye(n) if not v.shape.is_scalar else Const(1)
+        if not isinstance(L, Call):
+            raise _unsupported(L, "the Jacobian")
+        op = L.op.name
+        if op == "add":
+            parts = []
+            for t in L.args:
+                j = jac(t)
+                if j is None:
+                    continue
+                if t.shape.is_scalar and not L.shape.is_scalar:   # a scalar term broadcast over the sum
+                    j = ones(L.shape) @ j
+                parts.append(j)
+            return call("add", *parts)
+        if op in ("mul", "div"):
+            if op == "div":
+                if _depends(L.args[1], v.name):
+                    raise _unsupported(L, "the Jacobian")
+                dep, others = L.args[0], [1 / L.args[1]]
+            else:
+                live = [i for i, a in enumerate(L.args) if _depends(a, v.name)]
+                if len(live) != 1:
+                    raise _unsupported(L, "the Jacobian")
+                dep, others = L.args[live[0]], [a for i, a in enumerate(L.args) if i != live[0]]
+            o = call("mul", *others)
+            jd = jac(dep)
+            if o.shape.is_scalar:
+                return o * jd                   # c ⊙ v, or a scalar times a scalar
+            if dep.shape.is_scalar:
+                return o @ jd                   # a · s(v): an outer product, a Jsᵀ
+            return call("diag", o) @ jd         # a ⊙ u(v) = diag(a) u(v)
+        if op == "matmul":
+            live = [i for i, a in enumerate(L.args) if _depends(a, v.name)]
+            if len(live) != 1:
+                raise _unsupported(L, "the Jacobian")
+            i = live[0]
+            left, f, right = L.args[:i], L.args[i], L.args[i + 1:]
+            if not right:
+                return call("matmul", *left, jac(f)) if left else jac(f)
+            r = call("matmul", *right)
+            if f.shape.rows == 1 and r.shape.cols == 1:   # (left) fᵀ-row times a column: f r = rᵀ fᵀ
+                return call("matmul", *left, _t(r), jac(_t(f))) if left else _t(r) @ jac(_t(f))
+            raise _unsupported(L, "the Jacobian")
+        if op == "transpose":
+            inner = L.args[0]
+            if L.shape.is_scalar:
+                return jac(inner)
+            pushed = _t(inner)
+            if not (isinstance(pushed, Call) and pushed.op.name == "transpose"):
+                return jac(pushed)
+            raise _unsupported(L, "the Jacobian")
+        if op == "sum" and L.args[0].shape.cols == 1:
+            return ones(L.args[0].shape).T @ jac(L.args[0])
+        raise _unsupported(L, "the Jacobian")
+
+    j = jac(linear)
+    if j is None:
+        j = call("zeros", params=(linear.shape.rows, n))
+    return simplify(j)
+
+
+def kron_matrix(linear: Expr, V: Symbol) -> Expr:
+    """K with vec(linear) = K vec(V), column-major vec, for a matrix direction V (m×n)."""
+    m, n = V.shape
+
+    def kron(L: Expr):
+        if not _depends(L, V.name):
+            return None
+        if isinstance(L, Symbol):
+            return call("kron", eye(n), eye(m))
+        if not isinstance(L, Call):
+            raise _unsupported(L, "the Kronecker form")
+        op = L.op.name
+        if op == "add":
+            return call("add", *(k for k in (kron(t) for t in L.args) if k is not None))
+        if op in ("mul", "div"):
+            if op == "div":
+                if _depends(L.args[1], V.name):
+                    raise _unsupported(L, "the Kronecker form")
+                dep, others = L.args[0], [1 / L.args[1]]
+            else:
+                live = [i for i, a in enumerate(L.args) if _depends(a, V.name)]
+                if len(live) != 1:
+                    raise _unsupported(L, "the Kronecker form")
+                dep, others = L.args[live[0]], [a for i, a in enumerate(L.args) if i != live[0]]
+            o = call("mul", *others)
+            kd = kron(dep)
+            if o.shape.is_scalar:
+                return o * kd
+            if dep.shape.is_scalar:
+                return call("vec", o) @ kd
+            return call("diag", call("vec", o)) @ kd
+        if op == "matmul":
+            live = [i for i, a in enumerate(L.args) if _depends(a, V.name)]
+            if len(live) != 1:
+                raise _unsupported(L, "the Kronecker form")
+            i = live[0]
+            f = L.args[i]
+            left = call("matmul", *L.args[:i]) if i else eye(f.shape.rows)
+            right = call("matmul", *L.args[i + 1:]) if i + 1 < len(L.args) else eye(f.shape.cols)
+            return call("kron", _t(right), left) @ kron(f)      # vec(A F C) = (Cᵀ ⊗ A) vec F
+        if op == "transpose":
+            inner = L.args[0]
+            if inner.shape.is_scalar:
+                return kron(inner)
+            r, c = inner.shape
+            return call("commutation", params=(r, c)) @ kron(inner)
+        if op == "trace":
+            k = L.args[0].shape.rows
+            return call("vec", eye(k)).T @ kron(L.args[0])
+        if op == "sum":
+            return call("vec", ones(L.args[0].shape)).T @ kron(L.args[0])
+        raise _unsupported(L, "the Kronecker form")
+
+    k = kron(linear)
+    if k is None:   # the map is zero
+        k = call("zeros", params=(dim_mul(linear.shape.rows, linear.shape.cols), dim_mul(m, n)))
+    return simplify(k)
