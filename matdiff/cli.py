@@ -19,6 +19,9 @@ EXAMPLES = """examples:
   matdiff derive "sum(log(1 + exp(-y * (X @ w))))" wrt w --format numpy
   matdiff derive "sum(sigmoid(W @ x + b))" wrt W,b --format json
   matdiff derive "A @ X @ C" wrt X
+  matdiff derive "A @ X @ C" wrt X --kron
+  matdiff derive "sigmoid(W @ x + b)" wrt x --jacobian --verify
+  matdiff derive "x.T @ A @ x + sum(exp(x))" wrt x --hessian
 
 shapes: NAME=DIMS with DIMS like n,m or 3,4 or n×m; a vector is NAME=n; a scalar NAME=
 properties: symmetric, spd, diagonal, positive (--assume A=spd)"""
@@ -49,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     dv.add_argument("--format", choices=("text", "unicode", "latex", "numpy", "json"), default="text")
     dv.add_argument("--verify", action="store_true", help="check the result by finite differences")
     dv.add_argument("--seed", type=int, default=0, help="seed for --verify (default 0)")
+    what = dv.add_mutually_exclusive_group()
+    what.add_argument("--jacobian", dest="what", action="store_const", const="jacobian",
+                      help="the Jacobian (Kronecker form for a matrix variable)")
+    what.add_argument("--hessian", dest="what", action="store_const", const="hessian",
+                      help="the Hessian of a scalar function, and its Hessian-vector product")
+    what.add_argument("--kron", dest="what", action="store_const", const="kron",
+                      help="the vec/Kronecker matrix of DF|X[V] (of the Hessian for a scalar f)")
+    dv.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                    help="Jacobian layout: numerator m×n (default) or denominator n×m")
     common(dv)
     return p
 
@@ -85,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             wrt = ",".join(rest)
         elif rest:
             parser.error(f"unexpected arguments: {' '.join(rest)}")
-        return _derive(args.expr, wrt, shapes, assume, args.format, args.verify, args.seed)
+        return _derive(args.expr, wrt, shapes, assume, args.format, args.verify, args.seed,
+                       args.what, args.layout)
     except MatdiffError as e:
         print(f"matdiff: {e.kind}: {e.render()}", file=sys.stderr)
         return 1
@@ -114,32 +127,72 @@ def _shapes(text: str, shapes, assume) -> int:
     return 0
 
 
-def _derive(text, wrt, shapes, assume, fmt, verify, seed) -> int:
+def _matrices(d, what: str) -> list[tuple[str, object]]:
+    """(label, Expr) for --jacobian, --hessian or --kron, each label saying what the matrix means."""
+    out = []
+    if what == "jacobian":
+        for name, j in d.jacobians.items():
+            var = d.variables[name]
+            if var.shape.cols == 1 or var.shape.is_scalar:
+                meaning = ("numerator layout, DF[v] = J v" if d.layout == "numerator"
+                           else "denominator layout, J = (∇f₁, …, ∇fₘ), DF[v] = Jᵀv")
+            else:
+                meaning = f"Kronecker form, vec DF[V] = J vec V, column-major vec{', transposed' if d.layout == 'denominator' else ''}"
+            out.append((f"J_{name} ({meaning}; {j.shape})", j))
+    elif what == "hessian":
+        for (a, b), h in d.hessians.items():
+            name = f"∇²_{a} f" if a == b else f"∂²f/∂{a}∂{b}"
+            kron = not (d.variables[a].shape.cols == 1 and d.variables[b].shape.cols == 1)
+            out.append((f"{name} ({'Kronecker form, vec D(∇f)[V] = H vec V, column-major vec; ' if kron else ''}{h.shape})", h))
+        for name, v in d.hvps.items():
+            out.append((f"D(∇_{name} f)[{', '.join(x.name for x in d.directions.values())}] (Hessian-vector product)", v))
+    elif what == "kron":
+        for name, k in d.krons.items():
+            meaning = ("Hessian, Kronecker form: vec D(∇f)[V] = K vec V" if d.expr.shape.is_scalar
+                       else "vec DF[V] = K vec V")
+            out.append((f"K_{name} ({meaning}, column-major vec; {k.shape})", k))
+    return out
+
+
+def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="numerator") -> int:
     from .derivation import derive
     from .errors import MatdiffError
-    d = derive(text, wrt, shapes, assume)
+    d = derive(text, wrt, shapes, assume, layout=layout)
     show = {"unicode": lambda e: e.to_unicode(), "latex": lambda e: e.to_latex()}.get(fmt, str)
     scalar = d.expr.shape.is_scalar
-    grads = d.gradients if scalar else {}
+    if what == "hessian" and not scalar:
+        raise MatdiffError(f"{d.expr} is {d.expr.shape}, not a scalar: the Hessian needs a scalar function",
+                           hint="use --jacobian or --kron for a vector- or matrix-valued function")
+    grads = d.gradients if scalar and what is None else {}
+    mats = _matrices(d, what) if what else []
     report = None
     if verify:
-        from .verify import verify_directional
-        report = d.verify(seed=seed) if scalar else verify_directional(d, seed=seed)
+        from .verify import verify_directional, verify_matrix
+        if what == "jacobian" or (what == "kron" and not scalar):
+            report = verify_matrix(d, "jacobian", seed=seed)
+        elif what in ("hessian", "kron"):
+            report = verify_matrix(d, "hessian", seed=seed)
+        else:
+            report = d.verify(seed=seed) if scalar else verify_directional(d, seed=seed)
     dirs = ", ".join(f"{v.name} for {k}" for k, v in d.directions.items())
+    kind = what or "gradient"
 
     if fmt == "numpy":
-        if not scalar:
-            raise MatdiffError(f"{d.expr} is {d.expr.shape}, not a scalar: NumPy code is emitted for gradients",
-                               hint="use --format text for DF|X[V]")
-        print(d.to_numpy(), end="")
+        if not scalar and what is None:
+            raise MatdiffError(f"{d.expr} is {d.expr.shape}, not a scalar: it has no gradient to emit",
+                               hint="use --jacobian or --kron for its derivative as a matrix")
+        print(d.to_numpy(kind), end="")
     elif fmt == "json":
         out = {"input": text, "read_as": d.reading.read_as,
                "shapes": {n: s.shape.spec() or "scalar" for n, s in d.symbols.items()},
                "result_shape": d.expr.shape.spec() or "scalar",
                "wrt": d.wrt, "directions": {k: v.name for k, v in d.directions.items()},
                "directional": str(d.directional),
-               "gradient": {k: str(v) for k, v in grads.items()} if scalar else None,
-               "numpy": d.to_numpy() if scalar else None}
+               "gradient": {k: str(v) for k, v in d.gradients.items()} if scalar else None,
+               "numpy": d.to_numpy(kind) if scalar or what else None}
+        if what:
+            out["layout"] = d.layout
+            out[what] = {label: str(m) for label, m in mats}
         if report is not None:
             out["verify"] = {"ok": report.ok, "max_rel_error": report.max_rel_error,
                              "sizes": report.sizes, "seed": report.seed}
@@ -154,16 +207,17 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed) -> int:
         dnames = ", ".join(v.name for v in d.directions.values())
         lines.append(f"direction: {dirs}")
         lines.append(f"DF|{var}[{dnames}] = {show(d.directional)}")
-        if scalar:
-            for name, g in grads.items():
-                lines.append(f"∇_{name} f = {show(g)}" + (f"    ({d.variables[name].shape})"))
-            sym = [n for n in d.wrt if d.variables[n].props & {"symmetric", "spd"}]
-            if sym:
-                lines.append(f"note: {', '.join(sym)} symmetric: the gradient is sym(G) = (G + Gᵀ)/2, "
-                             "the gradient on the space of symmetric matrices")
-        else:
+        for name, g in grads.items():
+            lines.append(f"∇_{name} f = {show(g)}" + (f"    ({d.variables[name].shape})"))
+        sym = [n for n in d.wrt if d.variables[n].props & {"symmetric", "spd"}]
+        if sym and grads:
+            lines.append(f"note: {', '.join(sym)} symmetric: the gradient is sym(G) = (G + Gᵀ)/2, "
+                         "the gradient on the space of symmetric matrices")
+        if not scalar and what is None:
             lines.append(f"note: f is {d.expr.shape}, not a scalar, so it has no gradient; "
-                         "DF|X[V] above is its derivative")
+                         "DF|X[V] above is its derivative (--jacobian, --kron for its matrix)")
+        for label, m in mats:
+            lines.append(f"{label}:\n    {show(m)}")
         if report is not None:
             lines.append(str(report))
         print("\n".join(lines))

@@ -246,9 +246,11 @@ class Derivation:
         return self.expr.symbols()
 
     # -- code and checks --------------------------------------------------------------------------
-    def to_numpy(self, name: str = "gradient") -> str:
-        from .emit.numpy import gradient_module
-        return gradient_module(self, name)
+    def to_numpy(self, kind: str = "gradient", name: str | None = None) -> str:
+        """Python source of `value` and one function (named `name`, default `kind`) for `kind`:
+        gradient, jacobian, hessian, kron or hvp. It imports numpy only."""
+        from .emit.numpy import results_module
+        return results_module(self, kind, name or kind)
 
     def gradient_function(self):
         from .emit.numpy import compile_gradient

@@ -196,7 +196,7 @@ class Op:
     latex: Callable | None = None
     numpy: Callable | None = None       # (node, arg_codes) -> NumPy source
     prec: int = 9                       # printing precedence: 1 +, 2 * @ /, 3 unary -, 4 **, 9 atom
-    domain: tuple = ()                  # per-arg domain tag: "any", "positive", "spd", "square"
+    domain: tuple = ()                  # per-arg domain tag: "any", "positive", "nonzero", "posdet", …
     numeric: Callable | None = None     # (node, arg_values) -> value, for verification
     doc: str = ""
     extra: dict = field(default_factory=dict)

@@ -1,5 +1,5 @@
-"""Finite-difference checks of derived code. Inputs are sampled from each symbol's domain (SPD
-for logdet, invertible for inv/det, positive for log/sqrt, away from the kinks of relu/abs), in
+"""Finite-difference checks of derived code. Inputs are sampled from each symbol's domain
+(det > 0 for logdet, invertible for inv/det, SPD where declared, positive for log/sqrt, away from the kinks of relu/abs), in
 float64, non-symmetric unless declared, with a distinct size for each symbolic dim so that a
 missing transpose cannot hide.
 
@@ -21,11 +21,15 @@ from .expr import Call, Symbol
 
 SIZES = (3, 4, 5, 6, 7, 2, 8, 9, 10, 11)
 EPS = 2.0 ** -52
+STEPS = (1e-5, 1e-6, 1e-4)   # relative to max(1, max|X|); the first that passes counts
 KINKS = ("relu", "abs", "step", "sign")
 
 
 @dataclass
 class Report:
+    """`max_rel_error` is the largest relative error found; `beyond_rounding` the same with each
+    difference's rounding floor taken off, which is what `ok` compares with the tolerance."""
+
     ok: bool
     max_rel_error: float
     tolerance: float
@@ -33,11 +37,13 @@ class Report:
     seed: int
     checks: int
     notes: list = field(default_factory=list)
+    beyond_rounding: float = 0.0
 
     def __str__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "all sizes fixed"
         verdict = "ok" if self.ok else "FAILED"
-        out = (f"verify: {verdict}: max relative error {self.max_rel_error:.2e} (tolerance {self.tolerance:.0e}) "
+        out = (f"verify: {verdict}: max relative error {self.max_rel_error:.2e} "
+               f"({self.beyond_rounding:.2e} beyond rounding; tolerance {self.tolerance:.0e}) "
                f"over {self.checks} finite-difference checks; sizes {sizes}; seed {self.seed}")
         return "\n".join([out] + [f"  note: {n}" for n in self.notes])
 
@@ -92,7 +98,7 @@ class Sampler:
         for name, s in self.symbols.items():
             shape = self.runtime_shape(s)
             tags = self.tags.get(name, set()) | set(s.props)
-            if len(shape) == 2 and shape[0] == shape[1] and tags & {"spd", "invertible", "symmetric", "diagonal"}:
+            if len(shape) == 2 and shape[0] == shape[1] and tags & {"spd", "posdet", "invertible", "symmetric", "diagonal"}:
                 n = shape[0]
                 b = rng.standard_normal((n, n))
                 if "diagonal" in tags:
@@ -101,7 +107,7 @@ class Sampler:
                     x = b @ b.T / n + np.eye(n)
                 elif "symmetric" in tags:
                     x = (b + b.T) / 2 + (np.eye(n) * n if "invertible" in tags else 0)
-                else:
+                else:   # invertible, det > 0, and not symmetric, so a missing transpose shows
                     x = np.eye(n) * 2 + 0.5 * b / np.sqrt(n)
             elif tags & {"positive"} or positive_all:
                 x = rng.uniform(0.5, 2.0, shape)
@@ -151,7 +157,7 @@ def _in_domain(tag: str, v) -> bool:
         return float(np.min(np.abs(v))) > 1e-3
     if tag == "not_all_zero":   # ‖X‖ is smooth away from X = 0
         return float(np.max(np.abs(v))) > 1e-3
-    if tag in ("spd", "invertible"):
+    if tag in ("spd", "posdet", "invertible"):
         if v.ndim != 2 or np.linalg.cond(v) > 1e8:
             return False
         return tag == "invertible" or np.linalg.slogdet(v)[0] > 0
@@ -184,203 +190,192 @@ def find_point(expr, symbols: dict, f, sampler):
                       f"(30 tries, seed {sampler.seed})", hint="declare properties with assume (spd, positive)")
 
 
-def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, full_max: int = 64):
-    import numpy as np
-    from .emit.numpy import compile_gradient, compile_value, py_name
+class _Tally:
+    """The worst errors over all checks. A check compares an analytic value `a` with central
+    differences at steps h, h/10, 10h and keeps its best step."""
 
+    def __init__(self, tol: float):
+        self.tol, self.raw, self.adjusted, self.checks, self.notes = tol, 0.0, 0.0, 0, []
+
+    def check(self, a, difference) -> None:
+        """`difference(h)` → (numerical value, rounding floor); a and the value may be arrays."""
+        import numpy as np
+        a = np.asarray(a, dtype=float)
+        best = (np.inf, np.inf)
+        for h in STEPS:
+            n, floor = difference(h)
+            n = np.asarray(n, dtype=float)
+            if n.shape != a.shape:
+                self.fail(f"shape {a.shape} where the differences give {n.shape}")
+                return
+            diff = float(np.max(np.abs(a - n))) if a.size else 0.0
+            denom = max(float(np.max(np.abs(a))) if a.size else 0.0,
+                        float(np.max(np.abs(n))) if n.size else 0.0, self.scale_floor, 1e-12)
+            cand = (diff / denom, max(0.0, diff - floor) / denom)
+            if cand[1] < best[1]:
+                best = cand
+            if best[1] <= self.tol:
+                break
+        self.raw, self.adjusted = max(self.raw, best[0]), max(self.adjusted, best[1])
+        self.checks += 1
+
+    scale_floor = 0.0   # a denominator floor for entrywise checks (max |G| of the whole matrix)
+
+    def fail(self, note: str) -> None:
+        self.notes.append(note)
+        self.raw = self.adjusted = float("inf")
+
+    def report(self, sampler, what: str) -> Report:
+        ok = bool(self.adjusted <= self.tol)
+        if not ok:
+            self.notes.append(f"the derived {what} does not match finite differences")
+        return Report(ok, float(self.raw), self.tol, dict(sampler.sizes), sampler.seed, self.checks,
+                      self.notes, float(self.adjusted))
+
+
+def _setup(d, seed: int):
+    """Compiled f, a sampler and a point in f's domain."""
+    from .emit.numpy import compile_value
     symbols = dict(d.symbols)
     f = compile_value(d.value_expr, list(symbols.values()), check=False)
-    grad = compile_gradient(d, check=False)
     sampler = Sampler(symbols, d.expr, seed)
+    return symbols, f, sampler, find_point(d.expr, symbols, f, sampler)
 
-    def call(fn, x):
-        with np.errstate(all="ignore"):
-            return fn(**{py_name(k): v for k, v in x.items()})
 
-    x = find_point(d.expr, symbols, f, sampler)
+def _run(fn, point: dict):
+    import numpy as np
+    from .emit.numpy import py_name
+    with np.errstate(all="ignore"):
+        return fn(**{py_name(k): v for k, v in point.items()})
 
-    grads = call(grad, x)
-    grads = grads if len(d.wrt) > 1 else (grads,)
-    worst, checks, notes = 0.0, 0, []
-    for name, g in zip(d.wrt, grads, strict=True):
-        s = symbols[name]
-        want = sampler.runtime_shape(s)
-        g = np.asarray(g, dtype=float)
-        if g.shape != want:
-            notes.append(f"gradient for {name} has shape {g.shape}, expected {want}")
-            worst = np.inf
-            continue
+
+def _central(fn, x: dict, moves: dict, h: float):
+    """(F(x + hV) − F(x − hV)) / 2h and its rounding floor 64ε·max|F(x ± hV)| / 2h, where
+    `moves` maps variable names to directions V and F returns an array or a scalar."""
+    import numpy as np
+    xp, xm = dict(x), dict(x)
+    for name, v in moves.items():
         x0 = np.asarray(x[name], dtype=float)
-        scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
+        xp[name], xm[name] = x0 + h * v, x0 - h * v
+        if x0.ndim == 0:
+            xp[name], xm[name] = float(xp[name]), float(xm[name])
+    fp = np.asarray(_run(fn, xp), dtype=float)
+    fm = np.asarray(_run(fn, xm), dtype=float)
+    floor = 64 * EPS * max(float(np.max(np.abs(fp))) if fp.size else 0.0,
+                           float(np.max(np.abs(fm))) if fm.size else 0.0) / (2 * h)
+    return (fp - fm) / (2 * h), floor
 
-        def fd(v, h):
-            """The central difference and its rounding floor 64ε·max|f(X ± hV)| / 2h."""
-            xp, xm = dict(x), dict(x)
-            xp[name] = x0 + h * v
-            xm[name] = x0 - h * v
-            if x0.ndim == 0:
-                xp[name], xm[name] = float(xp[name]), float(xm[name])
-            fp, fm = float(call(f, xp)), float(call(f, xm))
-            return (fp - fm) / (2 * h), 64 * EPS * max(abs(fp), abs(fm)) / (2 * h)
 
-        def err(a, v, denom=None):
-            best = np.inf
-            for h in (1e-5 * scale, 1e-6 * scale, 1e-4 * scale):
-                n, floor = fd(v, h)
-                e = max(0.0, abs(a - n) - floor) / max(abs(a), abs(n), denom or 0.0, 1e-12)
-                best = min(best, e)
-                if best <= tol:
-                    break
-            return best
+def _scale(x: dict, names) -> float:
+    import numpy as np
+    return max([1.0] + [float(np.max(np.abs(x[n]))) for n in names if np.size(x[n])])
 
+
+def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, full_max: int = 64):
+    """⟨G, V⟩ against differences of f along random V, every entry of G at small sizes, and a
+    zero gradient at three more points."""
+    import numpy as np
+    from .emit.numpy import compile_gradient
+
+    symbols, f, sampler, x = _setup(d, seed)
+    grad = compile_gradient(d, check=False)
+    tally = _Tally(tol)
+
+    def gradients(point):
+        g = _run(grad, point)
+        return g if len(d.wrt) > 1 else (g,)
+
+    for name, g in zip(d.wrt, gradients(x), strict=True):
+        s = symbols[name]
+        g = np.asarray(g, dtype=float)
+        want = sampler.runtime_shape(s)
+        if g.shape != want:
+            tally.fail(f"the gradient for {name} has shape {g.shape}, expected {want}")
+            continue
+        h0 = _scale(x, [name])
         for _ in range(directions):
             v = np.asarray(sampler.direction(s), dtype=float)
-            worst = max(worst, err(float(np.sum(g * v)), v))
-            checks += 1
+            tally.check(np.sum(g * v), lambda h: _central(f, x, {name: v}, h * h0))
         if g.size <= full_max and not (s.props & {"symmetric", "spd", "diagonal"}):
-            gmax = float(np.max(np.abs(g))) if g.size else 0.0
+            tally.scale_floor = float(np.max(np.abs(g))) if g.size else 0.0
             for idx in np.ndindex(*g.shape):
                 e = np.zeros(g.shape)
                 e[idx] = 1.0
-                worst = max(worst, err(float(g[idx]), e, denom=gmax))
-                checks += 1
+                tally.check(g[idx], lambda h: _central(f, x, {name: e}, h * h0))
+            tally.scale_floor = 0.0
         if not np.any(g):
-            notes.append(f"the gradient for {name} is identically zero at the sample point; "
-                         "checked at three more points")
-            for k in range(3):
-                x2 = sampler.sample()
-                g2 = call(grad, x2)
-                g2 = np.asarray(g2 if len(d.wrt) == 1 else g2[d.wrt.index(name)])
+            tally.notes.append(f"the gradient for {name} is identically zero at the sample point; "
+                               "checked at three more points")
+            for _ in range(3):
+                x2 = find_point(d.expr, symbols, f, sampler)
+                g2 = np.asarray(gradients(x2)[d.wrt.index(name)], dtype=float)
                 v = np.asarray(sampler.direction(s), dtype=float)
-                saved, x = x, x2
-                x0 = np.asarray(x[name], dtype=float)
-                worst = max(worst, err(float(np.sum(g2 * v)), v))
-                x = saved
-                checks += 1
-    ok = bool(worst <= tol)
-    if not ok:
-        notes.append("the derived gradient does not match finite differences")
-    return Report(ok, float(worst), tol, dict(sampler.sizes), seed, checks, notes)
+                tally.check(np.sum(g2 * v), lambda h: _central(f, x2, {name: v}, h * _scale(x2, [name])))
+    return tally.report(sampler, "gradient")
 
 
 def verify_directional(d, seed: int = 0, directions: int = 6, tol: float = 1e-5):
-    """Check DF|X[V] itself (any output shape): for random V in every variable at once,
-    compare DF|X[V] with (F(X + hV) − F(X − hV)) / 2h, error relative to the larger norm."""
+    """DF|X[V] itself (any output shape) for random V in all variables at once, against
+    (F(X + hV) − F(X − hV)) / 2h."""
     import numpy as np
-    from .emit.numpy import compile_exprs, py_name
+    from .emit.numpy import compile_exprs
 
-    symbols = dict(d.symbols)
-    dirs = list(d.directions.values())
-    f = compile_exprs([d.expr], list(symbols.values()))
-    df = compile_exprs([d.directional], list(symbols.values()) + dirs)
-    sampler = Sampler(symbols, d.expr, seed)
-
-    def run(fn, x):
-        with np.errstate(all="ignore"):
-            return np.asarray(fn(**{py_name(k): v for k, v in x.items()}), dtype=float)
-
-    x = find_point(d.expr, symbols, f, sampler)
-    worst, checks = 0.0, 0
+    symbols, f, sampler, x = _setup(d, seed)
+    df = compile_exprs([d.directional], list(symbols.values()) + list(d.directions.values()))
+    tally = _Tally(tol)
+    h0 = _scale(x, d.wrt)
     for _ in range(directions):
-        vs = {name: np.asarray(sampler.direction(d.variables[name]), dtype=float) for name in d.wrt}
-        a = run(df, {**x, **{d.directions[n].name: vs[n] for n in d.wrt}})
-        best = np.inf
-        for h0 in (1e-5, 1e-6, 1e-4):
-            xp, xm = dict(x), dict(x)
-            hs = h0 * max([1.0] + [float(np.max(np.abs(x[n]))) for n in d.wrt])
-            for n in d.wrt:
-                xp[n], xm[n] = x[n] + hs * vs[n], x[n] - hs * vs[n]
-            fp, fm = run(f, xp), run(f, xm)
-            num = (fp - fm) / (2 * hs)
-            floor = 64 * EPS * float(np.max(np.abs(np.concatenate([fp.ravel(), fm.ravel()])))) / (2 * hs)
-            denom = max(float(np.max(np.abs(a))) if a.size else 0.0, float(np.max(np.abs(num))) if num.size else 0.0, 1e-12)
-            e = max(0.0, float(np.max(np.abs(a - num))) - floor) / denom if a.shape == num.shape else np.inf
-            best = min(best, e)
-            if best <= tol:
-                break
-        worst = max(worst, best)
-        checks += 1
-    ok = bool(worst <= tol)
-    notes = [] if ok else ["DF|X[V] does not match finite differences"]
-    return Report(ok, worst, tol, dict(sampler.sizes), seed, checks, notes)
+        vs = {n: np.asarray(sampler.direction(d.variables[n]), dtype=float) for n in d.wrt}
+        a = _run(df, {**x, **{d.directions[n].name: vs[n] for n in d.wrt}})
+        tally.check(a, lambda h: _central(f, x, vs, h * h0))
+    return tally.report(sampler, "DF|X[V]")
 
 
 def verify_matrix(d, kind: str, seed: int = 0, tol: float = 1e-5, max_columns: int = 400):
-    """Check a Jacobian (kind "jacobian") column by column against central differences of f,
-    or a Hessian (kind "hessian") against differences of the emitted gradient; vectors and
-    matrices are flattened column-major (vec), the order of the Kronecker forms. A Hessian must
-    also come out symmetric."""
+    """A Jacobian (kind "jacobian") column by column against differences of f, or a Hessian
+    (kind "hessian") against differences of the emitted gradient. Vectors and matrices are
+    flattened column-major (vec), the order of the Kronecker forms; a Hessian must also be
+    symmetric."""
     import numpy as np
-    from .emit.numpy import compile_gradient, compile_results, compile_value, py_name
+    from .emit.numpy import compile_gradient, compile_results
 
-    symbols = dict(d.symbols)
-    params = list(symbols.values())
-    f = compile_value(d.value_expr, params, check=False)
-    sampler = Sampler(symbols, d.expr, seed)
-    x = find_point(d.expr, symbols, f, sampler)
+    symbols, f, sampler, x = _setup(d, seed)
+    tally = _Tally(tol)
     if kind == "jacobian":
-        mats = compile_results(d, [d.jacobians[w] for w in d.wrt], "jacobian", check=False)
         pairs = [(w, w) for w in d.wrt]
+        mats = compile_results(d, [d.jacobians[w] for w in d.wrt], "jacobian", check=False)
         outer = {w: f for w in d.wrt}
     else:
-        mats = compile_results(d, [d.hessians[(a, b)] for a in d.wrt for b in d.wrt], "hessian", check=False)
         pairs = [(a, b) for a in d.wrt for b in d.wrt]
+        mats = compile_results(d, [d.hessians[p] for p in pairs], "hessian", check=False)
         grad = compile_gradient(d, check=False)
-        outer = {a: (lambda i: (lambda **kw: (grad(**kw) if len(d.wrt) == 1 else grad(**kw)[i])))(k)
-                 for k, a in enumerate(d.wrt)}
-
-    def run(fn, point):
-        with np.errstate(all="ignore"):
-            return np.asarray(fn(**{py_name(k): v for k, v in point.items()}), dtype=float)
-
-    named = {py_name(k): v for k, v in x.items()}
-    with np.errstate(all="ignore"):
-        got = mats(**named)
+        outer = {a: (lambda k: lambda **kw: grad(**kw) if len(d.wrt) == 1 else grad(**kw)[k])(i)
+                 for i, a in enumerate(d.wrt)}
+    got = _run(mats, x)
     got = [got] if len(pairs) == 1 else list(got)
-    worst, checks, notes = 0.0, 0, []
     for (a, b), m in zip(pairs, got, strict=True):
         m = np.asarray(m, dtype=float)
         m = m.reshape(1, -1) if m.ndim < 2 else m
         if kind == "jacobian" and d.layout == "denominator":
             m = m.T
         x0 = np.asarray(x[b], dtype=float)
-        size = x0.size
-        if m.shape[1] != size:
-            notes.append(f"the matrix for {a}, {b} has {m.shape[1]} columns, {b} has {size} entries")
-            worst = np.inf
+        if m.shape[1] != x0.size:
+            tally.fail(f"the matrix for ({a}, {b}) has {m.shape[1]} columns, {b} has {x0.size} entries")
             continue
-        scale = max(1.0, float(np.max(np.abs(x0)))) if size else 1.0
-        mmax = float(np.max(np.abs(m))) if m.size else 0.0
-        cols = range(size) if size <= max_columns else sampler.rng.choice(size, max_columns, replace=False)
+        h0 = _scale(x, [b])
+        tally.scale_floor = float(np.max(np.abs(m))) if m.size else 0.0
+        cols = range(x0.size) if x0.size <= max_columns else sampler.rng.choice(x0.size, max_columns, replace=False)
         for j in cols:
-            e = np.zeros(size)
+            e = np.zeros(x0.size)
             e[j] = 1.0
-            e = e.reshape(x0.shape, order="F") if x0.ndim == 2 else e.reshape(x0.shape)
-            best = np.inf
-            for h in (1e-5 * scale, 1e-6 * scale, 1e-4 * scale):
-                xp, xm = dict(x), dict(x)
-                xp[b], xm[b] = x0 + h * e, x0 - h * e
-                if x0.ndim == 0:
-                    xp[b], xm[b] = float(xp[b]), float(xm[b])
-                fp, fm = run(outer[a], xp), run(outer[a], xm)
-                col = ((fp - fm) / (2 * h)).reshape(-1, order="F")
-                floor = 64 * EPS * max(float(np.max(np.abs(fp))), float(np.max(np.abs(fm)))) / (2 * h)
-                if col.shape != m[:, j].shape:
-                    best = np.inf
-                    break
-                err = max(0.0, float(np.max(np.abs(col - m[:, j]))) - floor) / max(
-                    mmax, float(np.max(np.abs(col))), 1e-12)
-                best = min(best, err)
-                if best <= tol:
-                    break
-            worst = max(worst, best)
-            checks += 1
+            e = e.reshape(x0.shape, order="F")
+
+            def column(h, e=e):
+                n, floor = _central(outer[a], x, {b: e}, h * h0)
+                return n.reshape(-1, order="F"), floor
+            tally.check(m[:, j], column)
         if kind == "hessian" and a == b and m.shape[0] == m.shape[1]:
-            asym = float(np.max(np.abs(m - m.T))) / max(mmax, 1e-12)
+            asym = float(np.max(np.abs(m - m.T))) / max(tally.scale_floor, 1e-12)
             if asym > tol:
-                notes.append(f"the Hessian for {a} is not symmetric (relative asymmetry {asym:.1e})")
-                worst = max(worst, asym)
-    ok = bool(worst <= tol)
-    if not ok:
-        notes.append(f"the derived {kind} does not match finite differences")
-    return Report(ok, float(worst), tol, dict(sampler.sizes), seed, checks, notes)
+                tally.fail(f"the Hessian for {a} is not symmetric (relative asymmetry {asym:.1e})")
+    return tally.report(sampler, kind)

@@ -186,13 +186,23 @@ def test_directional_derivative_of_random_expression_verifies(data, shape, seed)
 
 # -- minimal cases the properties found, kept as plain tests ---------------------------------------
 
-@pytest.mark.parametrize("text, wrt", [
-    ("(2 * (x - x)).T @ y", "y"),            # DF simplifies to the constant 0
-    ("(α * (x - x)).T @ A @ x", "A"),
-    ("norm(diag(x))", "x"),                  # norm needs a nonzero matrix, not nonzero entries
-    ("norm(diag(x)) ** 2", "x"),
+@pytest.mark.parametrize("text, wrt, seed", [
+    ("(2 * (x - x)).T @ y", "y", 0),            # DF simplifies to the constant 0
+    ("(α * (x - x)).T @ A @ x", "A", 0),
+    ("norm(diag(x))", "x", 0),                  # norm needs a nonzero matrix, not nonzero entries
+    ("norm(diag(x)) ** 2", "x", 0),
+    ("x.T @ inv(A) @ sin(x * y)", "A", 3182),   # a direction where ⟨G, V⟩ nearly cancels
 ])
-def test_found_examples(text, wrt):
+def test_found_gradient_examples(text, wrt, seed):
     d = matdiff.derive(text, wrt, shapes=SHAPES)
     assert d.gradient.shape == d.variables[wrt].shape
-    _check(d.verify(seed=0), d, text, "gradient")
+    _check(d.verify(seed=seed), d, text, "gradient")
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("C - (C - W.T)", "C"),                     # DF = 0 exactly; differences are rounding noise
+    ("(W - C.T) + (C.T + W)", "C"),
+])
+def test_found_directional_examples(text, wrt):
+    d = matdiff.derive(text, wrt, shapes=SHAPES)
+    _check(verify_directional(d, seed=0), d, text, "DF|X[V]")

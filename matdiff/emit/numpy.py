@@ -330,6 +330,28 @@ def gradient_module(d, name: str = "gradient") -> str:
     ])
 
 
+def results_module(d, kind: str, name: str) -> str:
+    """`value` and one function, called `name`, for `kind` (gradient, jacobian, hessian, kron, hvp)."""
+    if kind == "gradient":
+        return gradient_module(d, name)
+    params = list(d.symbols.values())
+    if kind == "hvp":
+        params += list(d.directions.values())
+    outputs = {"jacobian": lambda: [d.jacobians[w] for w in d.wrt],
+               "hessian": lambda: [d.hessians[(a, b)] for a in d.wrt for b in d.wrt],
+               "kron": lambda: [d.krons[w] for w in d.wrt],
+               "hvp": lambda: [d.hvps[w] for w in d.wrt]}[kind]()
+    what = {"jacobian": f"Jacobian ({d.layout} layout; Kronecker form, column-major vec, for a matrix variable)",
+            "hessian": "Hessian blocks in the order " + ", ".join(f"({a}, {b})" for a in d.wrt for b in d.wrt)
+                       + " (Kronecker form, column-major vec, for a matrix variable)",
+            "kron": "Kronecker form K with vec(DF[V]) = K vec(V), column-major vec: V.reshape(-1, order='F')",
+            "hvp": "Hessian-vector product D(grad f)[" + ", ".join(v.name for v in d.directions.values()) + "]"}[kind]
+    return module_source([
+        ("value", list(d.symbols.values()), [d.value_expr], f"f = {d.expr}"),
+        (name, params, outputs, f"{what} of f = {d.expr} with respect to {', '.join(d.wrt)}"),
+    ])
+
+
 def compile_module(src: str) -> dict:
     import numpy as np
     ns: dict = {"np": np}

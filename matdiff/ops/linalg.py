@@ -161,7 +161,7 @@ def _logdet_unicode(p, e):
 
 # D(log det X)[V] = tr(X⁻¹ V)   (Cookbook 57, for det X > 0)
 function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCALAR),
-         jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("spd",),
+         jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("posdet",),
          unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]")
 
 
