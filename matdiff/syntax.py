@@ -26,7 +26,7 @@ SQUARE_PROPERTIES = ("symmetric", "spd", "diagonal")
 GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta", "kappa", "lam",
                "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
 DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
-NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose")
+NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose", "where")
 OPEN, CLOSE = "\ue000", "\ue001"
 
 
@@ -108,6 +108,9 @@ def _tree_builder():
         def juxt(self, c):
             return self._chain("juxt", c[0], None, c[1])
 
+        def compare(self, c):
+            return self._node("compare", _join(c[0], c[2]), [c[0], c[2]], value=str(c[1]))
+
         def neg(self, c):
             return self._node("neg", _join(c[0], c[1]), [c[1]])
 
@@ -173,14 +176,16 @@ def parse(text: str, shapes: dict | None = None, assume: dict | None = None) -> 
     return read(text, shapes, assume).expr
 
 
-def read(text: str, shapes: dict | None = None, assume: dict | None = None) -> Reading:
+def read(text: str, shapes: dict | None = None, assume: dict | None = None, style: str = "auto") -> Reading:
+    """Read `text`; `style` "numpy" keeps every word a name (dh1, delta), "math" splits undeclared
+    words into one-letter symbols (AXC), "auto" decides by the text (@, **, .T or np. mean NumPy)."""
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as a str, got {type(text).__name__}")
     if not text.strip():
         raise ParseError("empty expression", text=text, span=(len(text), len(text)),
                          hint='write an expression such as "x.T @ A @ x"')
     tree = _syntax_tree(text)
-    builder = _Builder(text, shapes, assume)
+    builder = _Builder(text, shapes, assume, style)
     token = DIMS.set(builder.dims)
     try:
         expr = builder.build(tree)
@@ -271,14 +276,17 @@ def _unexpected_token(text: str, e) -> ParseError:
 
 
 class _Builder:
-    def __init__(self, text: str, shapes: dict | None, assume: dict | None):
+    def __init__(self, text: str, shapes: dict | None, assume: dict | None, style: str = "auto"):
         self.text = text
         self.dims = Unifier()
         self.declared = {name: parse_shape(spec, name) for name, spec in (shapes or {}).items()}
         self.props = _read_assumptions(assume)
         self.symbols: dict[str, Symbol] = {}
         self.first_seen: dict[str, int] = {}
-        self.numpy_style = any(t in text for t in ("@", "**", ".T", "np.", "numpy."))
+        if style not in ("auto", "numpy", "math"):
+            raise ParseError(f"unknown style {style!r}", hint='style="auto", "numpy" or "math"')
+        self.numpy_style = style == "numpy" or style == "auto" and any(
+            t in text for t in ("@", "**", ".T", "np.", "numpy."))
 
     # -- dispatch --------------------------------------------------------------------------------
     def build(self, node: Node) -> Expr:
@@ -296,6 +304,15 @@ class _Builder:
     def b_name(self, node):
         items = self.word(node.value, node.span)
         return self.fold_juxt(items)
+
+    def b_compare(self, node):
+        """a > b is the 0/1 mask step(a − b) (a < b: step(b − a)); equality has measure zero."""
+        a, b = node.kids
+        hi, lo = (a, b) if node.value in (">", ">=") else (b, a)
+        hi_e, lo_e = self.build(hi), self.build(lo)
+        zero = isinstance(lo_e, Const) and lo_e.value == 0
+        diff = hi_e if zero else self.apply_exprs("add", [(hi_e, hi.span), (call("neg", lo_e), lo.span)], node.span)
+        return self.apply_exprs("step", [(diff, node.span)], node.span)
 
     def b_neg(self, node):
         return self.apply("neg", [node.kids[0]], node.span)
@@ -466,7 +483,7 @@ class _Builder:
     def numpy_alias(self, name, args, node):
         """NumPy functions that are spellings of the language: dot(a, b) = a @ b, outer(a, b) = a @ bᵀ,
         multiply(a, b) = a * b, square(a) = a ** 2, maximum(a, 0) = relu(a), transpose(a) = aᵀ."""
-        arity = {"square": 1, "transpose": 1}.get(name, 2)
+        arity = {"square": 1, "transpose": 1, "where": 3}.get(name, 2)
         if len(args) != arity:
             raise ParseError(f"{name} takes {arity} argument{'s' * (arity > 1)} here, got {len(args)}",
                              text=self.text, span=node.span)
@@ -485,6 +502,11 @@ class _Builder:
             return self.apply_exprs("power", [built[0], (Const(2), node.span)], node.span)
         if name == "transpose":
             return self.apply_exprs("transpose", built, node.span)
+        if name == "where":   # where(mask, a, b) = mask ⊙ a + (1 − mask) ⊙ b, for a 0/1 mask
+            (m, ms), (a, as_), (b, bs) = built
+            return self.apply_exprs("add", [(self.apply_exprs("mul", [(m, ms), (a, as_)], node.span), node.span),
+                                            (self.apply_exprs("mul", [(1 - m, ms), (b, bs)], node.span), node.span)],
+                                    node.span)
         if name == "maximum":
             zero = [i for i, a in enumerate(args) if a.kind == "number" and float(a.value) == 0]
             if not zero:
