@@ -8,7 +8,7 @@ from .expr import Call, Const, Expr, Symbol
 from .syntax import Reading, parse, read
 from .shapes import Shape
 
-__all__ = ["parse", "read", "derive", "Derivation", "Expr", "Symbol", "Const", "Call", "Shape",
+__all__ = ["parse", "read", "derive", "Derivation", "check_gradient", "check_program", "Expr", "Symbol", "Const", "Call", "Shape",
            "Reading", "MatdiffError", "ParseError", "UnknownFunctionError", "ShapeError",
            "ShapeSpecError", "AssumptionError", "DerivationError", "DomainError", "VerificationError"]
 __version__ = "0.1.0"
@@ -19,4 +19,7 @@ def __getattr__(name):
     if name in ("derive", "Derivation"):
         from . import derivation
         return getattr(derivation, name)
+    if name in ("check_gradient", "check_program"):
+        from . import check
+        return getattr(check, name)
     raise AttributeError(f"module 'matdiff' has no attribute {name!r}")

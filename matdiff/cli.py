@@ -22,16 +22,19 @@ EXAMPLES = """examples:
   matdiff derive "A @ X @ C" wrt X --kron
   matdiff derive "sigmoid(W @ x + b)" wrt x --jacobian --verify
   matdiff derive "x.T @ A @ x + sum(exp(x))" wrt x --hessian
+  matdiff check "sum((W @ x - y)**2)" wrt W --claim "2 * (W @ x - y) @ x.T"
 
 shapes: NAME=DIMS with DIMS like n,m or 3,4 or n×m; a vector is NAME=n; a scalar NAME=
-properties: symmetric, spd, diagonal, positive (--assume A=spd)"""
+properties: symmetric, spd, diagonal, positive (--assume A=spd)
+a backward pass: matdiff check --program FILE, FILE holding lines like `z1 = W1 @ x + b1`, `loss = …`,
+and gradient lines `dW1 = dz1 @ x.T` (dNAME or grad_NAME), each checked against ∂loss/∂NAME"""
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="matdiff", description="Symbolic matrix calculus: shapes, "
                                 "derivatives and gradients of matrix expressions, with verified NumPy code.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="{shapes,derive}")
+    sub = p.add_subparsers(dest="command", metavar="{shapes,derive,check}")
 
     def common(sp):
         sp.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
@@ -62,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     dv.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
                     help="Jacobian layout: numerator m×n (default) or denominator n×m")
     common(dv)
+
+    ck = sub.add_parser("check", help="check a hand-written gradient (--claim) or a backward pass (--program)",
+                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ck.add_argument("expr", metavar="EXPR", nargs="?")
+    ck.add_argument("rest", nargs="*", metavar="wrt VAR")
+    ck.add_argument("--claim", metavar="FORMULA", help="your gradient, in NumPy syntax")
+    ck.add_argument("--program", metavar="FILE", help="a forward and backward pass, one assignment per line")
+    ck.add_argument("--loss", default="loss", help="the name of the loss in --program (default: loss)")
+    ck.add_argument("--seed", type=int, default=0)
+    common(ck)
     return p
 
 
@@ -87,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "shapes":
             return _shapes(args.expr, shapes, assume)
+        if args.command == "check":
+            return _check(args, shapes, assume, parser)
         wrt = args.wrt
         rest = list(args.rest)
         if rest and rest[0] == "wrt":
@@ -125,6 +140,32 @@ def _shapes(text: str, shapes, assume) -> int:
         print(f"{'  ' * depth}{node}  : {node.shape}")
         stack.extend((c, depth + 1) for c in reversed(node.children))
     return 0
+
+
+def _check(args, shapes, assume, parser) -> int:
+    from .check import check_gradient, check_program
+    if args.program:
+        if args.expr or args.claim:
+            parser.error("--program takes no EXPR or --claim")
+        try:
+            with open(args.program, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            parser.error(f"cannot read {args.program}: {e.strerror}")
+        result = check_program(text, loss=args.loss, shapes=shapes, assume=assume, seed=args.seed)
+        print(result.explain())
+        bad = [n for n, c in result.claims.items() if not c.ok]
+        print(f"{len(result.claims) - len(bad)} of {len(result.claims)} gradient lines correct"
+              + (f"; check {', '.join(bad)}" if bad else ""))
+        return 0 if result.ok else 1
+    rest = list(args.rest)
+    if rest and rest[0] == "wrt":
+        rest = rest[1:]
+    if not args.expr or len(rest) != 1 or not args.claim:
+        parser.error('say what to check: matdiff check EXPR wrt VAR --claim FORMULA, or --program FILE')
+    r = check_gradient(args.expr, rest[0], args.claim, shapes, assume, seed=args.seed)
+    print(r.explain())
+    return 0 if r.ok else 1
 
 
 def _matrices(d, what: str) -> list[tuple[str, object]]:
