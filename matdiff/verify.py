@@ -212,6 +212,8 @@ class _Tally:
             denom = max(float(np.max(np.abs(a))) if a.size else 0.0,
                         float(np.max(np.abs(n))) if n.size else 0.0, self.scale_floor, 1e-12)
             cand = (diff / denom, max(0.0, diff - floor) / denom)
+            if float(np.max(np.abs(a), initial=0.0)) < 1e-12 and float(np.max(np.abs(n), initial=0.0)) < 1e-8:
+                cand = (0.0, 0.0)   # both zero within the noise of f's own rounding (xᵀ(A − Aᵀ)x ≡ 0)
             if cand[1] < best[1]:
                 best = cand
             if best[1] <= self.tol:
