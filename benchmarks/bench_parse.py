@@ -54,7 +54,7 @@ def main() -> None:
 
     fns = [lambda: matdiff.read(TEXT), lambda: python_tokenize(TEXT), lambda: ast.parse(TEXT, mode="eval")]
     try:   # the lark stage alone (a private function: skip the line if it moves)
-        from matdiff.syntax import _syntax_tree
+        from matdiff.syntax import syntax_tree as _syntax_tree
         fns.append(lambda: _syntax_tree(TEXT))
     except ImportError:
         pass

@@ -5,7 +5,7 @@ NumPy code verified against finite differences."""
 from .errors import (AssumptionError, DerivationError, DomainError, MatdiffError, ParseError,
                      ShapeError, ShapeSpecError, UnknownFunctionError, VerificationError)
 from .expr import Call, Const, Expr, Symbol
-from .syntax import Reading, parse, read
+from .reader import Reading, parse, read
 from .shapes import Shape
 
 __all__ = ["parse", "read", "derive", "Derivation", "check_gradient", "check_program", "Expr", "Symbol", "Const", "Call", "Shape",

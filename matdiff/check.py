@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from .derivation import derive
 from .errors import MatdiffError, ParseError, ShapeError
 from .expr import Expr, Symbol, substitute
-from .simplify import _t, simplify
-from .syntax import read
+from .simplify import simplify
+from .reader import read
 
 DRAWS = 3
 RTOL = 1e-6

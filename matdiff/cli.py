@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shapes(text: str, shapes, assume) -> int:
-    from .syntax import read
+    from .reader import read
     r = read(text, shapes, assume)
     print(f"read as: {r.read_as}")
     print(f"paper:   {r.expr.to_unicode()}")

@@ -14,7 +14,7 @@ from .expr import Call, Const, Expr, Symbol, call, substitute
 from .matrices import jacobian_matrix, kron_matrix
 from .ops import zeros
 from .simplify import _t, simplify, zero_like
-from .syntax import Reading, read
+from .reader import Reading, read
 
 
 # -- forward mode ---------------------------------------------------------------------------------

@@ -27,6 +27,19 @@ def _unsupported(e: Expr, what: str) -> DerivationError:
                                 "Hessian-vector product (.hvp)")
 
 
+def _scaled_part(L: Call, name: str, what: str) -> tuple[Expr, Expr]:
+    """An entrywise product (or quotient) linear in the direction: (the factor that moves with
+    it, the product of the others): a ⊙ u(V) → (u(V), a); u(V) / b → (u(V), 1 / b)."""
+    if L.op.name == "div":
+        if _depends(L.args[1], name):
+            raise _unsupported(L, what)
+        return L.args[0], 1 / L.args[1]
+    live = [i for i, a in enumerate(L.args) if _depends(a, name)]
+    if len(live) != 1:
+        raise _unsupported(L, what)
+    return L.args[live[0]], call("mul", *(a for i, a in enumerate(L.args) if i != live[0]))
+
+
 def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
     """J with linear = J v, for a column-vector (or scalar) direction v and a column-vector or
     scalar `linear`; J is rows(linear) × len(v)."""
@@ -51,16 +64,7 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
                 parts.append(j)
             return call("add", *parts)
         if op in ("mul", "div"):
-            if op == "div":
-                if _depends(L.args[1], v.name):
-                    raise _unsupported(L, "the Jacobian")
-                dep, others = L.args[0], [1 / L.args[1]]
-            else:
-                live = [i for i, a in enumerate(L.args) if _depends(a, v.name)]
-                if len(live) != 1:
-                    raise _unsupported(L, "the Jacobian")
-                dep, others = L.args[live[0]], [a for i, a in enumerate(L.args) if i != live[0]]
-            o = call("mul", *others)
+            dep, o = _scaled_part(L, v.name, "the Jacobian")
             jd = jac(dep)
             if o.shape.is_scalar:
                 return o * jd                   # c ⊙ v, or a scalar times a scalar
@@ -112,16 +116,7 @@ def kron_matrix(linear: Expr, V: Symbol) -> Expr:
         if op == "add":
             return call("add", *(k for k in (kron(t) for t in L.args) if k is not None))
         if op in ("mul", "div"):
-            if op == "div":
-                if _depends(L.args[1], V.name):
-                    raise _unsupported(L, "the Kronecker form")
-                dep, others = L.args[0], [1 / L.args[1]]
-            else:
-                live = [i for i, a in enumerate(L.args) if _depends(a, V.name)]
-                if len(live) != 1:
-                    raise _unsupported(L, "the Kronecker form")
-                dep, others = L.args[live[0]], [a for i, a in enumerate(L.args) if i != live[0]]
-            o = call("mul", *others)
+            dep, o = _scaled_part(L, V.name, "the Kronecker form")
             kd = kron(dep)
             if o.shape.is_scalar:
                 return o * kd

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..expr import DIMS, Call, Const, Symbol, call, is_scalar
-from ..shapes import SCALAR, Shape
+from ..shapes import Shape
 from .base import broadcast, declare, function, need_scalar
 
 

@@ -1,0 +1,476 @@
+"""Syntax tree → Expr. The builder reads names (declared, function, or by convention), applies
+the ops' shape rules while unifying undeclared dims, then names the dims that remain free
+(n, m, k, …). Shape errors quote the input with a caret under the operation and a likely fix."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+
+from . import ops  # noqa: F401  (registers the ops)
+from .errors import AssumptionError, ParseError, ShapeError, UnknownFunctionError
+from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call
+from .shapes import SCALAR, DimVar, Shape, Unifier, parse_shape
+from .syntax import Node, _join, syntax_tree
+
+PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
+SQUARE_PROPERTIES = ("symmetric", "spd", "diagonal")
+# Spelled-out Greek letters are scalars by convention, as α, β, λ are; `delta` is left out on
+# purpose: in backprop it names the error vector.
+GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta", "kappa", "lam",
+               "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
+DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
+NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose", "where")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+@dataclass
+class Reading:
+    """What the parser made of a text: the Expr, its symbols in order of appearance, the dims it
+    had to invent, and whether the text was read as NumPy or paper notation."""
+
+    text: str
+    expr: Expr
+    symbols: dict[str, Symbol]
+    inferred: list[str] = field(default_factory=list)
+    style: str = "numpy"
+
+    @property
+    def read_as(self) -> str:
+        return str(self.expr)
+
+
+def parse(text: str, shapes: dict | None = None, assume: dict | None = None) -> Expr:
+    """Read a matrix expression in NumPy or paper notation; see `read`."""
+    return read(text, shapes, assume).expr
+
+
+def read(text: str, shapes: dict | None = None, assume: dict | None = None, style: str = "auto") -> Reading:
+    """Read `text`; `style` "numpy" keeps every word a name (dh1, delta), "math" splits undeclared
+    words into one-letter symbols (AXC), "auto" decides by the text (@, **, .T or np. mean NumPy)."""
+    if not isinstance(text, str):
+        raise ParseError(f"expected the expression as a str, got {type(text).__name__}")
+    if not text.strip():
+        raise ParseError("empty expression", text=text, span=(len(text), len(text)),
+                         hint='write an expression such as "x.T @ A @ x"')
+    tree = syntax_tree(text)
+    builder = _Builder(text, shapes, assume, style)
+    token = DIMS.set(builder.dims)
+    try:
+        expr = builder.build(tree)
+    finally:
+        DIMS.reset(token)
+    return builder.finish(expr)
+
+
+class _Builder:
+    def __init__(self, text: str, shapes: dict | None, assume: dict | None, style: str = "auto"):
+        self.text = text
+        self.dims = Unifier()
+        self.declared = {name: parse_shape(spec, name) for name, spec in (shapes or {}).items()}
+        self.props = _read_assumptions(assume)
+        self.symbols: dict[str, Symbol] = {}
+        self.first_seen: dict[str, int] = {}
+        if style not in ("auto", "numpy", "math"):
+            raise ParseError(f"unknown style {style!r}", hint='style="auto", "numpy" or "math"')
+        self.numpy_style = style == "numpy" or style == "auto" and any(
+            t in text for t in ("@", "**", ".T", "np.", "numpy."))
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def build(self, node: Node) -> Expr:
+        while node.kind == "group":   # parentheses: read through them without recursion
+            node = node.kids[0]
+        return getattr(self, "b_" + node.kind)(node)
+
+    def b_number(self, node):
+        s = node.value
+        value = int(s) if s.isdigit() else float(s)
+        if not math.isfinite(float(value)):
+            raise ParseError(f"the number {s} is too large for float64", text=self.text, span=node.span)
+        return Const(value)
+
+    def b_name(self, node):
+        items = self.word(node.value, node.span)
+        return self.fold_juxt(items)
+
+    def b_compare(self, node):
+        """a > b is the 0/1 mask step(a − b) (a < b: step(b − a)); equality has measure zero."""
+        a, b = node.kids
+        hi, lo = (a, b) if node.value in (">", ">=") else (b, a)
+        hi_e, lo_e = self.build(hi), self.build(lo)
+        zero = isinstance(lo_e, Const) and lo_e.value == 0
+        diff = hi_e if zero else self.apply_exprs("add", [(hi_e, hi.span), (call("neg", lo_e), lo.span)], node.span)
+        return self.apply_exprs("step", [(diff, node.span)], node.span)
+
+    def b_neg(self, node):
+        return self.apply("neg", [node.kids[0]], node.span)
+
+    def b_transpose(self, node):
+        return self.on_last_letter(node, lambda base: self.apply("transpose", [base], node.span))
+
+    def on_last_letter(self, node, apply):
+        """In paper style a postfix binds to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹."""
+        base = node.kids[0]
+        if base.kind == "name":
+            items = self.word(base.value, base.span)
+            if len(items) > 1 and items[-1][0] == "expr":
+                *head, (_, _, span) = items
+                last = Node("name", span, value=base.value[span[0] - base.span[0]:])
+                post = Node(node.kind, (span[0], node.span[1]), [last] + node.kids[1:], node.value)
+                return self.fold_juxt(head + [("expr", self.build(post), post.span)])
+        return apply(base)
+
+    def b_sum(self, node):
+        terms = [(self.build(node.kids[0]), node.kids[0].span)]
+        for sign, kid in zip(node.value[1:], node.kids[1:], strict=True):
+            term = self.build(kid)
+            terms.append((call("neg", term) if sign == "-" else term, kid.span))
+        return self.apply_exprs("add", terms, node.span)   # one n-ary sum: linear in its length
+
+    def b_product(self, node):
+        acc, acc_span = self.build(node.kids[0]), node.kids[0].span
+        for (op, _), kid in zip(node.value[1:], node.kids[1:], strict=True):
+            rhs = self.build(kid)
+            span = _join(node.kids[0], kid)
+            args = [(acc, acc_span), (rhs, kid.span)]
+            if op in ("·", "⋅") and acc.shape.cols == 1 and rhs.shape.cols == 1 and not acc.shape.is_scalar \
+                    and not rhs.shape.is_scalar:
+                acc = self.apply_exprs("matmul", [(acc.T, acc_span), (rhs, kid.span)], span)   # x·y = xᵀy
+            else:
+                name = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div"}.get(op, "mul")
+                acc = self.apply_exprs(name, args, span)
+            acc_span = span
+        return acc
+
+    def b_juxt(self, node):
+        items = []
+        for kid in node.kids:
+            if kid.kind == "name":
+                items += self.word(kid.value, kid.span)
+            else:
+                items.append(("expr", self.build(kid), kid.span))
+        return self.fold_juxt(items)
+
+    def fold_juxt(self, items) -> Expr:
+        """Paper products: factors side by side multiply (scalars scale); a function name without
+        parentheses applies to everything on its right (log det X = log(det(X)))."""
+        acc = None
+        for kind, value, span in reversed(items):
+            if kind == "fn":
+                if acc is None:
+                    raise ParseError(f"{value.name} needs an argument", text=self.text, span=span,
+                                     hint=f"{value.spellings[0]}(x)")
+                acc = (self.apply_op(value, [acc], (span[0], acc[1][1])), (span[0], acc[1][1]))
+            elif acc is None:
+                acc = (value, span)
+            else:
+                whole = (span[0], acc[1][1])
+                acc = (self.apply_exprs("matmul", [(value, span), acc], whole), whole)
+        return acc[0]
+
+    def b_pow(self, node):
+        return self.apply("power", node.kids, node.span)
+
+    def b_caret(self, node):
+        return self.on_last_letter(node, lambda base: self.caret(node, base))
+
+    def caret(self, node, base):
+        ex = node.kids[1]
+        while ex.kind == "group":
+            ex = ex.kids[0]
+        if ex.kind == "name" and ex.value == "T" and "T" not in self.declared:
+            return self.apply("transpose", [base], node.span)
+        if ex.kind == "name" and ex.value[0] == "T" and "T" not in self.declared and self.splits(ex.value):
+            # A^TB in paper style: Aᵀ B
+            t = self.apply("transpose", [base], (base.span[0], ex.span[0] + 1))
+            rest = self.word(ex.value[1:], (ex.span[0] + 1, ex.span[1]))
+            return self.fold_juxt([("expr", t, (base.span[0], ex.span[0] + 1))] + rest)
+        if ex.kind == "neg" and ex.kids[0].kind == "name" and ex.kids[0].value == "T":
+            return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
+        b, e = self.build(base), self.build(ex)
+        return self.integer_power(b, base.span, e, ex.span, node.span, "^")
+
+    def b_superscript(self, node):
+        return self.on_last_letter(node, lambda base: self.superscript(node, base))
+
+    def superscript(self, node, base):
+        sup = node.value
+        if sup == "⁻ᵀ":
+            return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
+        k = int(sup.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
+        start = node.span[1] - len(sup)
+        return self.integer_power(self.build(base), base.span, Const(k), (start, node.span[1]), node.span, sup)
+
+    def integer_power(self, b, bspan, e, espan, span, spelled) -> Expr:
+        """Paper powers: a scalar power, or for a square matrix X⁻¹ = inv(X) and Xᵏ = X⋯X."""
+        if self.dims.shape(b.shape).is_scalar:
+            return self.apply_exprs("power", [(b, bspan), (e, espan)], span)
+        k = e.value if isinstance(e, Const) else None
+        btext = self.describe(bspan)
+        if not isinstance(k, int) or k == 0:
+            raise ShapeError(f"{btext}{spelled}{'' if spelled != '^' else self.describe(espan)}: a matrix power needs a "
+                             f"nonzero integer exponent, and {btext} is {self.dims.shape(b.shape)}",
+                             text=self.text, span=span, hint=f"{btext} ** p for the elementwise power")
+        s = self.dims.shape(b.shape)
+        if s.is_vector or s.is_row:
+            raise ShapeError(f"{btext} is a vector ({s}); a power of a vector is ambiguous",
+                             text=self.text, span=span,
+                             hint=f"{btext} ** {abs(k)} for the elementwise power, or {btext}.T @ {btext} for the squared norm")
+        if k < 0:
+            b = self.apply_exprs("inv", [(b, bspan)], span)
+        return self.apply_exprs("matmul", [(b, bspan)] * abs(k), span) if abs(k) > 1 else b
+
+    def b_norm(self, node):
+        sub = (node.value or "").strip("_{}").replace("₂", "2").replace("₁", "1")
+        x = self.build(node.kids[0])
+        s = self.dims.shape(x.shape)
+        if sub in ("", "F", "fro") or (sub == "2" and (s.cols == 1 or s.rows == 1)):
+            return self.apply_exprs("norm", [(x, node.kids[0].span)], node.span)
+        what = "the spectral norm ‖X‖_2 of a matrix" if sub == "2" else f"the {sub}-norm"
+        raise ParseError(f"{what} is not supported", text=self.text, span=node.span,
+                         hint="use ‖X‖ or ‖X‖_F (Frobenius), or ‖x‖ (2-norm of a vector)")
+
+    def b_call(self, node):
+        raw = node.value
+        name = re.sub(r"^(?:np|numpy|scipy)\.", "", raw)
+        args = node.kids
+        if name.endswith("'"):
+            return self.derivative_call(name[:-1], args, node)
+        if name in NUMPY_ALIASES and name not in self.declared:
+            return self.numpy_alias(name, args, node)
+        misspelt = name not in SPELLINGS and name.islower() and len(name) > 1 and difflib.get_close_matches(
+            name, [s for s in SPELLINGS if s.isidentifier()], n=1, cutoff=0.7)
+        if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
+                len(name) == 1 or name[0].isupper() or self.splits(name)):
+            group = Node("group", (node.span[0] + len(raw), node.span[1]), args[:1])
+            if len(args) != 1:
+                raise ParseError(f"{name} is not a function", text=self.text, span=node.span)
+            return self.fold_juxt(self.word(name, (node.span[0], node.span[0] + len(raw)))
+                                  + [("expr", self.build(group.kids[0]), group.span)])
+        op = SPELLINGS.get(name)
+        if op is None:
+            close = difflib.get_close_matches(name, [s for s in SPELLINGS if s.isidentifier()], n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else \
+                "known functions: " + ", ".join(sorted({o.spellings[0] for o in SPELLINGS.values() if o.arity != 0}))
+            raise UnknownFunctionError(f"unknown function {raw!r}", text=self.text,
+                                       span=(node.span[0], node.span[0] + len(raw)), hint=hint)
+        if op.name in ("eye", "zeros", "ones", "commutation"):
+            return self.constant_matrix(op, args, node)
+        if op.name == "norm" and len(args) == 2:
+            order = args[1]
+            if not (order.kind == "number" and order.value == "2" and
+                    self.dims.shape(self.build(args[0]).shape).cols == 1):
+                raise ParseError("only the 2-norm of a vector and the Frobenius norm are supported",
+                                 text=self.text, span=order.span, hint="norm(x) or norm(X)")
+            args = args[:1]
+        if op.arity is not None and len(args) != op.arity:
+            raise ParseError(f"{name} takes {op.arity} argument{'s' * (op.arity != 1)}, got {len(args)}",
+                             text=self.text, span=node.span)
+        return self.apply_op(op, [(self.build(a), a.span) for a in args], node.span)
+
+    def numpy_alias(self, name, args, node):
+        """NumPy functions that are spellings of the language: dot(a, b) = a @ b, outer(a, b) = a @ bᵀ,
+        multiply(a, b) = a * b, square(a) = a ** 2, maximum(a, 0) = relu(a), transpose(a) = aᵀ."""
+        arity = {"square": 1, "transpose": 1, "where": 3}.get(name, 2)
+        if len(args) != arity:
+            raise ParseError(f"{name} takes {arity} argument{'s' * (arity > 1)} here, got {len(args)}",
+                             text=self.text, span=node.span)
+        built = [(self.build(a), a.span) for a in args]
+        if name == "dot" and all(self.dims.shape(e.shape).is_vector for e, _ in built):
+            name = "inner"   # np.dot of two 1-D arrays is their inner product
+        if name in ("dot", "matmul"):
+            return self.apply_exprs("matmul", built, node.span)
+        if name == "inner":
+            return self.apply_exprs("matmul", [(built[0][0].T, built[0][1]), built[1]], node.span)
+        if name == "outer":
+            return self.apply_exprs("matmul", [built[0], (built[1][0].T, built[1][1])], node.span)
+        if name == "multiply":
+            return self.apply_exprs("mul", built, node.span)
+        if name == "square":
+            return self.apply_exprs("power", [built[0], (Const(2), node.span)], node.span)
+        if name == "transpose":
+            return self.apply_exprs("transpose", built, node.span)
+        if name == "where":   # where(mask, a, b) = mask ⊙ a + (1 − mask) ⊙ b, for a 0/1 mask
+            (m, ms), (a, as_), (b, bs) = built
+            return self.apply_exprs("add", [(self.apply_exprs("mul", [(m, ms), (a, as_)], node.span), node.span),
+                                            (self.apply_exprs("mul", [(1 - m, ms), (b, bs)], node.span), node.span)],
+                                    node.span)
+        if name == "maximum":
+            zero = [i for i, a in enumerate(args) if a.kind == "number" and float(a.value) == 0]
+            if not zero:
+                raise ParseError("maximum is supported as maximum(z, 0), the relu", text=self.text,
+                                 span=node.span, hint="relu(z)")
+            return self.apply_exprs("relu", [built[1 - zero[0]]], node.span)
+        raise ParseError(f"{name} is not supported", text=self.text, span=node.span)
+
+    def derivative_call(self, name, args, node):
+        """f'(z) for an elementwise f: its derivative, as declared with f (relu' = step)."""
+        op = SPELLINGS.get(name)
+        deriv = op.extra.get("deriv") if op is not None else None
+        if deriv is None or len(args) != 1:
+            raise UnknownFunctionError(f"unknown function {node.value!r}", text=self.text, span=node.span,
+                                       hint="f'(z) is known for the elementwise functions (relu', σ', tanh', …)")
+        z = self.build(args[0])
+        return deriv(z, call(op, z))
+
+    def constant_matrix(self, op, args, node):
+        want = 1 if op.name == "eye" else 2
+        if len(args) != want and not (op.name in ("zeros", "ones") and len(args) == 1):
+            raise ParseError(f"{op.name} takes {want} dimension{'s' * (want > 1)}", text=self.text, span=node.span)
+        dims = []
+        for a in args:
+            if a.kind == "number" and a.value.isdigit() and int(a.value) > 0:
+                dims.append(int(a.value))
+            elif a.kind == "name":
+                dims.append(a.value)
+            else:
+                raise ParseError(f"a dimension of {op.name} must be a name or a positive integer",
+                                 text=self.text, span=a.span, hint=f"{op.name}(n)")
+        if op.name in ("zeros", "ones") and len(dims) == 1:
+            dims.append(1)
+        return call(op, params=tuple(dims))
+
+    # -- names -------------------------------------------------------------------------------------
+    def splits(self, word: str) -> bool:
+        return len(self.word(word, (0, len(word)))) > 1 if not self.numpy_style else False
+
+    def word(self, word: str, span) -> list:
+        """What a name means: a declared or known symbol, a function, I, or (paper style) a
+        product of one-letter symbols: AXC = A X C, W1x = W1 x."""
+        if word in self.declared or word in self.symbols:
+            return [("expr", self.symbol(word, span), span)]
+        if word == "I":
+            n = DimVar("n_I")
+            return [("expr", call("eye", params=(n,)), span)]
+        if word in SPELLINGS and SPELLINGS[word].arity != 0:
+            return [("fn", SPELLINGS[word], span)]
+        if not self.numpy_style and len(word) > 1 and word.lower() not in GREEK_NAMES and "_" not in word:
+            parts = re.findall(r"[^\d]\d*", word)
+            if len(parts) > 1 and "".join(parts) == word:
+                out, at = [], span[0]
+                for p in parts:
+                    out += self.word(p, (at, at + len(p)))
+                    at += len(p)
+                return out
+        return [("expr", self.symbol(word, span), span)]
+
+    def symbol(self, name: str, span) -> Symbol:
+        sym = self.symbols.get(name)
+        if sym is not None:
+            return sym
+        if name in self.declared:
+            shape = self.declared[name]
+        elif "α" <= name[0] <= "ω" or "Α" <= name[0] <= "Ω" or name.lower() in GREEK_NAMES:
+            shape = SCALAR
+        elif name[0].isupper():
+            shape = Shape(DimVar(f"r_{name}"), DimVar(f"c_{name}"))
+        else:
+            shape = Shape(DimVar(f"n_{name}"), 1)
+        props = self.props.get(name, frozenset())
+        if props & set(SQUARE_PROPERTIES) and not self.dims.same(shape.rows, shape.cols):
+            raise AssumptionError(f"{name} is assumed {'/'.join(sorted(props))} but has shape {shape}",
+                                  text=self.text, span=span, hint="only a square matrix can be symmetric, spd or diagonal")
+        sym = Symbol(name, shape, props)
+        self.symbols[name] = sym
+        self.first_seen[name] = span[0]
+        return sym
+
+    # -- applying ops --------------------------------------------------------------------------------
+    def apply(self, name: str, kids: list, span) -> Expr:
+        return self.apply_exprs(name, [(self.build(k), k.span) for k in kids], span)
+
+    def apply_exprs(self, name: str, args: list, span) -> Expr:
+        return self.apply_op(OPS[name], args, span)
+
+    def apply_op(self, op, args: list, span) -> Expr:
+        try:
+            return call(op, *(a for a, _ in args))
+        except ShapeMismatch as m:
+            spans = [s for _, s in args]
+            refs = m.refs if m.refs is not None else tuple(range(len(spans)))
+            if any((max(r) if isinstance(r, tuple) else r) >= len(spans) for r in refs):
+                refs = tuple(range(len(spans)))   # raised by a nested constructor: name the operands
+            names = [self.describe(self.ref_span(r, spans)) for r in refs]
+            hint = m.hint.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint else None
+            raise ShapeError(m.message.format(*names), text=self.text, span=span, hint=hint) from None
+
+    @staticmethod
+    def ref_span(ref, spans):
+        if isinstance(ref, tuple):
+            return (spans[ref[0]][0], spans[ref[1]][1])
+        return spans[ref]
+
+    def describe(self, span) -> str:
+        return self.text[span[0]:span[1]].strip()
+
+    # -- the end: name the free dims, rebuild with known shapes ----------------------------------------
+    def finish(self, expr: Expr) -> Reading:
+        nodes = list(expr.walk())
+        calls_params = [d for node in nodes if isinstance(node, Call) for d in node.params]
+        order: dict = {}
+        names_in_order = sorted(self.symbols, key=lambda n: self.first_seen[n])
+        for d in [d for n in names_in_order for d in self.symbols[n].shape] + calls_params:
+            r = self.dims.find(d)
+            if type(r) is DimVar:
+                order.setdefault(r, None)
+        taken = {d for s in self.declared.values() for d in s if isinstance(d, str)}
+        taken |= {d for d in calls_params if isinstance(d, str)} | set(self.symbols)
+        pool = (n for n in itertools.chain(DIM_POOL, (f"n{i}" for i in itertools.count(1))) if n not in taken)
+        names = {r: next(pool) for r in order}
+        find = self.dims.find
+        shapes: dict = {}
+
+        def fin(d):
+            r = find(d)
+            return names.get(r, r) if type(r) is DimVar else r
+
+        def fin_shape(s):
+            out = shapes.get(s)
+            if out is None:
+                out = shapes[s] = Shape(fin(s.rows), fin(s.cols))
+            return out
+
+        memo: dict[int, Expr] = {}
+        for node in nodes:
+            if isinstance(node, Symbol):
+                out = Symbol(node.name, fin_shape(node.shape), node.props)
+            elif isinstance(node, Call):
+                # normal forms and shapes were settled while reading; only the dims get their names
+                out = Call(node.op, tuple(memo[id(a)] for a in node.args),
+                           tuple(fin(p) for p in node.params) if node.params else (), shape=fin_shape(node.shape))
+            else:
+                out = node
+            memo[id(node)] = out
+        final = memo[id(expr)]
+        symbols = {n: memo[id(self.symbols[n])] for n in names_in_order if id(self.symbols[n]) in memo}
+        return Reading(self.text, final, symbols, list(names.values()),
+                       "numpy" if self.numpy_style else "math")
+
+
+def _simple(text: str) -> bool:
+    return re.fullmatch(r"[\w.']+", text) is not None
+
+
+def _read_assumptions(assume) -> dict[str, frozenset]:
+    out: dict[str, frozenset] = {}
+    for name, props in (assume or {}).items():
+        if isinstance(props, str):
+            props = [p for p in re.split(r"[,\s]+", props) if p]
+        got = set()
+        for p in props:
+            p = p.lower()
+            p = {"pd": "spd", "positive_definite": "spd", "sym": "symmetric", "diag": "diagonal",
+                 "pos": "positive"}.get(p, p)
+            if p not in PROPERTIES:
+                close = difflib.get_close_matches(p, PROPERTIES, n=1)
+                raise AssumptionError(f"unknown property {p!r} for {name}",
+                                      hint=f"did you mean {close[0]}?" if close else "known: " + ", ".join(PROPERTIES))
+            got.add(p)
+        if "spd" in got:
+            got.add("symmetric")
+        out[name] = frozenset(got)
+    return out
