@@ -346,6 +346,8 @@ class _Builder:
         if word == "I":
             n = DimVar("n_I")
             return [("expr", call("eye", params=(n,)), span)]
+        if word == "𝟙":   # the vector of ones, its length read from the context (𝟙ᵀx = sum(x))
+            return [("expr", call("ones", params=(DimVar("n_𝟙"), 1)), span)]
         if word in SPELLINGS and SPELLINGS[word].arity != 0:
             return [("fn", SPELLINGS[word], span)]
         if not self.numpy_style and len(word) > 1 and word.lower() not in GREEK_NAMES and "_" not in word:

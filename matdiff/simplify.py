@@ -398,6 +398,30 @@ def _diag_arg(t: Expr) -> Expr | None:
     return call("mul", *scalars, rest.args[0]) if scalars else rest.args[0]
 
 
+def factor_scalars(e: Expr):
+    """Scalar factors common to every term come out: 2s·A + 2s·B = 2s·(A + B), with s a scalar
+    expression (not only a number). Terminates: the terms of the sum lose factors."""
+    if not is_op(e, "add") or e.shape.is_scalar:
+        return None
+    split = [split_scalars(t) for t in e.args]
+    if any(not scalars for scalars, _ in split):
+        return None
+    common = [f for f in split[0][0] if not isinstance(f, Const)]
+    common = [f for f in common if all(f in scalars for scalars, _ in split[1:])]
+    coef = split[0][0][0] if isinstance(split[0][0][0], Const) else None
+    same_coef = coef is not None and all(s and s[0] == coef for s, _ in split)
+    if not common and not (same_coef and coef.value not in (1, -1)):
+        return None
+    pulled = common + ([coef] if same_coef else [])
+    terms = []
+    for scalars, rest in split:
+        left = list(scalars)
+        for f in pulled:
+            left.remove(f)
+        terms.append(call("mul", *left, rest) if left else rest)
+    return call("mul", *pulled, call("add", *terms))
+
+
 def distribute_constant(e: Expr):
     """c (a₁ + … + aₖ) = c a₁ + … + c aₖ when every term then has coefficient ±1
     (½(2X⁻¹ − 2S) = X⁻¹ − S); otherwise the factored form stays (2(x − y)).
@@ -442,4 +466,4 @@ def recognize_functions(e: Expr):
 
 
 RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, merge_diagonals, distribute_constant, factor_terms)
+         simplify_matmul, merge_diagonals, distribute_constant, factor_scalars, factor_terms)

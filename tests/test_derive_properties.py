@@ -18,7 +18,7 @@ LEAVES = {(N, 1): ["x", "y"], (N, N): ["A", "B", "A.T", "B.T"], (M, N): ["W", "C
 SQUARE = [N, M]
 INNER = [N, M, 1]
 BOUNDED = ["sin", "cos", "tanh", "sigmoid"]
-SMOOTH = BOUNDED + ["softplus", "exp"]
+SMOOTH = BOUNDED + ["softplus"]
 KINKED = ["relu", "abs"]
 REDUCE = ["sum", "norm", "logsumexp"]
 MAX_DEPTH = 4
@@ -43,12 +43,21 @@ def _leaf(draw, shape):
 
 
 @st.composite
+def exp_of(draw, shape, depth):
+    """exp of a leaf or of a bounded function: exp∘exp∘… would outgrow what differences can check."""
+    if draw(st.booleans()):
+        return f"exp({draw(_leaf(shape))})"
+    return f"exp({draw(st.sampled_from(BOUNDED))}({draw(expr(shape, depth + 1))}))"
+
+
+@st.composite
 def positive(draw, shape, depth):
     """A text whose value is positive (and not tiny) everywhere: for log, sqrt, /, negative powers."""
-    e = draw(expr(shape, depth + 1))
-    form = draw(st.sampled_from(["1 + exp({})", "{} ** 2 + 1", "sigmoid({}) + 0.5",
-                                 "softplus({}) + 1", "exp(tanh({}))"]))
-    return _p(form.format(e))
+    form = draw(st.sampled_from(["1 + {exp}", "{e} ** 2 + 1", "sigmoid({e}) + 0.5",
+                                 "softplus({e}) + 1", "{exp}"]))
+    if "{exp}" in form:
+        return _p(form.format(exp=draw(exp_of(shape, depth))))
+    return _p(form.format(e=draw(expr(shape, depth + 1))))
 
 
 @st.composite
@@ -92,7 +101,7 @@ def expr(draw, shape, depth=0):
     if depth >= MAX_DEPTH or draw(st.integers(0, 4)) == 0:
         return draw(_leaf(shape))
     sub = lambda s: expr(s, depth + 1)  # noqa: E731
-    kinds = ["add", "sub", "mul", "scale", "div", "unary", "kinked", "log", "sqrt", "power",
+    kinds = ["add", "sub", "mul", "scale", "div", "unary", "exp", "kinked", "log", "sqrt", "power",
              "matmul", "transpose", "softmax"]
     if rows == cols and rows != 1:
         kinds += ["diag_of_vector"] + (["inv"] if rows == N else [])
@@ -111,6 +120,8 @@ def expr(draw, shape, depth=0):
         return _p(f"{draw(sub(shape))} / {den}")
     if kind == "unary":
         return f"{draw(st.sampled_from(SMOOTH))}({draw(sub(shape))})"
+    if kind == "exp":
+        return draw(exp_of(shape, depth))
     if kind == "kinked":
         return f"{draw(st.sampled_from(KINKED))}({draw(sub(shape))})"
     if kind == "log":
