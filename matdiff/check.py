@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from .derivation import derive
 from .errors import MatdiffError, ParseError, ShapeError
-from .expr import Expr, Symbol, substitute
-from .simplify import simplify
+from .expr import Const, Expr, Symbol, substitute
+from .simplify import simplify, zero_like
 from .reader import read
 
 DRAWS = 3
@@ -93,10 +93,8 @@ def compare(claim: Expr, expected: Expr, variable: Symbol, symbols: dict, f: Exp
     if shaped_like and all(close(c, e) for c, e in pairs):
         return "correct", None, {}
     if (not shaped_like or square) and claim.shape == expected.shape.T and not expected.shape.is_scalar:
-        if all(close(c.T if c.ndim == 2 else c, e) for c, e in pairs) and not (
-                shaped_like and all(close(c, e) for c, e in pairs)):
-            if not (expected.shape.rows == 1 or expected.shape.cols == 1):
-                return "transposed", None, {}
+        if all(close(c.T if c.ndim == 2 else c, e) for c, e in pairs):
+            return "transposed", None, {}   # also a row where the gradient is a column: xᵀ(A + Aᵀ)
     if shaped_like:
         ratios = []
         for c, e in pairs:
@@ -107,9 +105,11 @@ def compare(claim: Expr, expected: Expr, variable: Symbol, symbols: dict, f: Exp
                 close(c, k * e) for c, e in pairs):
             k = round(k, 10)
             return ("sign" if np.isclose(k, -1.0) else "scaled"), k, {}
-    if not shaped_like:
+    if not shaped_like and claim.shape != expected.shape.T:
         return "shape", None, {}
     c, e = pairs[0]
+    if not shaped_like:
+        c = c.T   # compare entry by entry in the variable's layout
     idx = np.unravel_index(int(np.argmax(np.abs(c - e))), e.shape) if e.ndim else ()
     return "wrong", None, {"index": tuple(int(i) for i in idx), "claimed": float(c[idx]) if c.ndim else float(c),
                            "expected": float(e[idx]) if e.ndim else float(e), "sizes": sampler.sizes,
@@ -149,7 +149,8 @@ def _judge(claimed, expected, var, symbols, f, seed, expected_text="") -> Gradie
         "sign": "your gradient has the wrong sign",
         "scaled": f"your gradient is {factor:g} times the right one" if factor is not None else "",
         "shape": f"your gradient is {claimed.shape} but {var.name} is {var.shape}",
-        "wrong": "your gradient differs from the derivative (not by a transpose, a sign or a factor)",
+        "wrong": "your gradient differs from the derivative (not by a transpose, a sign or a factor)"
+                 + (f"; it is also {claimed.shape} where {var.name} is {var.shape}" if claimed.shape != var.shape else ""),
     }[verdict]
     return GradientCheck(verdict == "correct", verdict, expected, claimed, var, factor, message, cex,
                          expected_text)
@@ -171,9 +172,13 @@ class Line:
     claim_of: str | None = None        # NAME for a dNAME line
     error: MatdiffError | None = None  # a claim that could not be read
     check: GradientCheck | None = None
+    key: str = ""                      # the name inside the checker (h_1 for an h assigned again)
+
+    def __post_init__(self):
+        self.key = self.key or self.name
 
     def __str__(self) -> str:
-        head = f"line {self.number}: {self.name} = {self.text}    [{self.shape}]"
+        head = f"line {self.number}: {self.name} = {self.text}    [{'does not fit' if self.error else self.shape}]"
         if self.check is None:
             return head
         if self.check.ok:
@@ -240,6 +245,8 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
             symbols.setdefault(n, s)
             known.setdefault(n, s.shape)
         e = reading.expr
+        if claim_of is None and target in defs:
+            e = _rename_earlier(target, e, defs, lines, known)   # h = relu(h): the old h is h_1
         lines.append(Line(number, target, rhs.strip(), e, e.shape, claim_of))
         known[target] = e.shape
         if claim_of is None:
@@ -249,8 +256,15 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
     if not defs[loss].shape.is_scalar:
         raise ShapeError(f"{loss} is {defs[loss].shape}, not a scalar", hint="sum the loss: loss = sum(…)")
 
-    inputs = {n: s for n, s in symbols.items() if n not in defs and n not in {ln.name for ln in lines}}
-    order = [ln.name for ln in lines if ln.claim_of is None]
+    assigned = {ln.key: ln.number for ln in lines}
+    for ln in lines:
+        for n in (ln.expr.symbols() if ln.expr is not None else ()):
+            if assigned.get(n, 0) > ln.number:
+                raise ParseError(f"line {ln.number}: {n} is used before it is assigned (line {assigned[n]})",
+                                 text=f"{ln.name} = {ln.text}", span=(0, len(ln.name)),
+                                 hint=f"move line {assigned[n]} above line {ln.number}")
+    inputs = {n: s for n, s in symbols.items() if n not in defs and n not in assigned}
+    order = [ln.key for ln in lines if ln.claim_of is None]
     correct: dict[str, Expr] = {}        # dNAME -> the correct gradient, fully expanded
     named_claims: list = []              # (dNAME, the correct gradient in the program's names)
     for ln in lines:
@@ -259,8 +273,13 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
         name = ln.claim_of
         var = Symbol(name, known[name])
         loss_expr = _expand(defs, order, loss, keep=name)
-        d = derive(loss_expr, [name], shapes={n: s.shape for n, s in loss_expr.symbols().items()})
-        expected = d.gradients[name]
+        if name == loss:
+            expected = Const(1)                      # ∂loss/∂loss
+        elif name not in loss_expr.symbols():
+            expected = zero_like(var)                # the loss does not depend on it
+        else:
+            d = derive(loss_expr, [name], shapes={n: s.shape for n, s in loss_expr.symbols().items()})
+            expected = d.gradients[name]
         leaf_value = _expand(defs, order, name) if name in defs else var
         expected_full = simplify(substitute(expected, {var: leaf_value})) if name in defs else expected
         correct[ln.name] = expected_full
@@ -280,6 +299,26 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
                                                           | f_all.symbols())}
         ln.check = _judge(claim_full, expected_full, var, syms, f_all, seed, expected_text=text)
     return ProgramCheck(lines, loss)
+
+
+def _rename_earlier(target: str, new: Expr, defs: dict, lines: list, known: dict) -> Expr:
+    """`target` is assigned again: its earlier value becomes target_k everywhere it was used
+    (the new right-hand side included), so every name has one value."""
+    k = 1
+    while f"{target}_{k}" in known:
+        k += 1
+    old_name = f"{target}_{k}"
+    old, renamed = Symbol(target, known[target]), Symbol(f"{target}_{k}", known[target])
+    defs[old_name] = defs.pop(target)
+    for n in list(defs):
+        defs[n] = substitute(defs[n], {old: renamed})
+    for ln in lines:
+        if ln.key == target:
+            ln.key = old_name
+        if ln.expr is not None:
+            ln.expr = substitute(ln.expr, {old: renamed})
+    known[old_name] = known[target]
+    return substitute(new, {old: renamed})
 
 
 def _expand(defs: dict, order: list, name: str | None, keep: str | None = None, expr: Expr | None = None) -> Expr:

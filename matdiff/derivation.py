@@ -59,7 +59,8 @@ def transpose(linear: Expr, directions: dict[str, Symbol], seed: Expr = Const(1)
         parts = cts.pop(id(node), None)
         if parts is None:
             continue
-        ct = parts[0] if len(parts) == 1 else call("add", *parts)
+        # contributions arrive in reverse topological order; reversed, they follow the input's terms
+        ct = parts[0] if len(parts) == 1 else call("add", *reversed(parts))
         if isinstance(node, Symbol):
             if node.name in names:
                 out.setdefault(node.name, []).append(ct)

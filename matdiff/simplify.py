@@ -67,6 +67,11 @@ def scaled(c, rest: Expr | None) -> Expr:
     return rest if c == 1 else call("mul", Const(c), rest)
 
 
+def _untransposed(e: Expr) -> str:
+    """e's text with the transposes left out: A @ x and A.T @ x read the same."""
+    return str(e).replace(".T", "")
+
+
 def _transposes(e: Expr | None) -> int:
     """How many transposes a term holds: A + Aᵀ reads better than Aᵀ + A."""
     return 0 if e is None else sum(1 for n in e.walk() if is_op(n, "transpose"))
@@ -215,7 +220,8 @@ def collect_factors(e: Expr):
 def collect_terms(e: Expr):
     """Like terms merge: 2A + 3A = 5A, x − x = 0, tr(AB) + tr(BA) = 2 tr(AB) (a trace of a
     product is compared in its canonical rotation); zero terms go; positive terms before negative
-    ones, numbers last, fewer transposes first, otherwise in order of first appearance.
+    ones, numbers last, a term before its transpose (A + Aᵀ), otherwise in order of first
+    appearance.
     Terminates: a normal form, reached in one step."""
     if not is_op(e, "add"):
         return None
@@ -232,7 +238,13 @@ def collect_terms(e: Expr):
         shown.setdefault(key, rest)
         acc[key] = acc.get(key, 0) + c
     terms = [(c, shown[k]) for k, c in acc.items() if c != 0]
-    terms.sort(key=lambda cr: (cr[0] < 0, cr[1] is None, _transposes(cr[1])))
+    terms.sort(key=lambda cr: (cr[0] < 0, cr[1] is None))
+    for i in range(len(terms)):          # a term before its transpose: A + Aᵀ, not Aᵀ + A
+        for j in range(i + 1, len(terms)):
+            a, b = terms[i][1], terms[j][1]
+            if a is not None and b is not None and _transposes(a) > _transposes(b) and \
+                    _untransposed(a) == _untransposed(b) and (terms[i][0] < 0) == (terms[j][0] < 0):
+                terms[i], terms[j] = terms[j], terms[i]
     if not terms:
         return zero_like(e)
     out = call("add", *(scaled(c, r) for c, r in terms))

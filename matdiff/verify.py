@@ -7,8 +7,9 @@ The check: along random directions V, compare ⟨G, V⟩ with the central differ
 (f(X + hV) − f(X − hV)) / 2h, h = 1e-5 · max(1, max|X|), and report the relative error
 max(0, |a − d| − r) / max(|a|, |d|, 1e-12), where r = 64ε·max|f(X ± hV)| / 2h is the rounding
 floor of the difference (below it two numbers cannot be told apart); a pair over tolerance is
-retried with h/10 and 10h (the smallest error counts, so rounding or curvature alone does not
-fail a right answer, while a wrong derivative is off by far more). At small
+retried with h/10, 10h and h/100, then with Richardson-extrapolated differences (4D(h/2) − D(h))/3
+(the smallest error counts, so rounding or curvature alone does not fail a right answer, while
+a wrong derivative is off by far more). At small
 sizes every entry of G is also checked against its own difference (error relative to max|G|).
 A gradient that is identically zero is checked at more points before it is believed."""
 
@@ -21,7 +22,8 @@ from .expr import Call, Symbol
 
 SIZES = (3, 4, 5, 6, 7, 2, 8, 9, 10, 11)
 EPS = 2.0 ** -52
-STEPS = (1e-5, 1e-6, 1e-4)   # relative to max(1, max|X|); the first that passes counts
+STEPS = (1e-5, 1e-6, 1e-4, 1e-7)   # relative to max(1, max|X|); the first that passes counts
+RICHARDSON = (1e-4, 1e-5)          # then extrapolated differences, for strongly curved functions
 KINKS = ("relu", "abs", "step", "sign")
 
 
@@ -202,8 +204,12 @@ class _Tally:
         import numpy as np
         a = np.asarray(a, dtype=float)
         best = (np.inf, np.inf)
-        for h in STEPS:
-            n, floor = difference(h)
+        for h in STEPS + RICHARDSON:
+            if h in RICHARDSON:   # (4 D(h/2) − D(h)) / 3 cancels the h² error of curved functions
+                (n1, f1), (n2, f2) = difference(h), difference(h / 2)
+                n, floor = (4 * np.asarray(n2, dtype=float) - np.asarray(n1, dtype=float)) / 3, (4 * f2 + f1) / 3
+            else:
+                n, floor = difference(h)
             n = np.asarray(n, dtype=float)
             if n.shape != a.shape:
                 self.fail(f"shape {a.shape} where the differences give {n.shape}")

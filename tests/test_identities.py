@@ -82,7 +82,7 @@ TABLE = [
         "2 * inv(A) @ x", lambda A, x: 2 * np.linalg.solve(A, x)),
     # Cookbook (77): ∂bᵀXᵀXc/∂X = X(bcᵀ + cbᵀ)
     row("bT XT X c", "b.T @ X.T @ X @ c", "X", {"b": (N,), "X": (M, N), "c": (N,)}, None,
-        ("X @ (b @ c.T + c @ b.T)", "X @ b @ c.T + X @ c @ b.T"),
+        ("X @ (b @ c.T + c @ b.T)", "X @ (c @ b.T + b @ c.T)", "X @ b @ c.T + X @ c @ b.T"),
         lambda X, b, c: X @ (_outer(b, c) + _outer(c, b))),
     # Cookbook (78): ∂(Bx + b)ᵀC(Dx + d)/∂x = BᵀC(Dx + d) + DᵀCᵀ(Bx + b)
     row("(Ax+b)T C (Dx+e)", "(A @ x + b).T @ C @ (D @ x + e)", "x",

@@ -24,9 +24,10 @@ elementwise("sqrt", deriv=lambda x, y: 1 / (2 * y), np_code="np.sqrt({0})", doma
 elementwise("sin", deriv=lambda x, y: call("cos", x), np_code="np.sin({0})")
 elementwise("cos", deriv=lambda x, y: -call("sin", x), np_code="np.cos({0})")
 elementwise("tanh", deriv=lambda x, y: 1 - y ** 2, np_code="np.tanh({0})")
-# σ(x) = (1 + tanh(x/2)) / 2 exactly, and tanh never overflows.
+# σ(x) = exp(−log(1 + e⁻ˣ)): logaddexp never overflows, and far out on either side the
+# result keeps its relative accuracy (σ(−30) = 9.36e-14, not a rounded 1 − 1).
 elementwise("sigmoid", spellings=("σ", "expit", "special.expit"), deriv=lambda x, y: y * (1 - y),
-            np_code="0.5 * (1 + np.tanh(0.5 * {0}))", unicode_name="σ", latex_name=r"\sigma")
+            np_code="np.exp(-np.logaddexp(0, -{0}))", unicode_name="σ", latex_name=r"\sigma")
 elementwise("softplus", deriv=lambda x, y: call("sigmoid", x), np_code="np.logaddexp(0, {0})")
 elementwise("relu", deriv=lambda x, y: call("step", x), np_code="np.maximum({0}, 0)", domain="nonzero")
 elementwise("abs", spellings=("absolute",), deriv=lambda x, y: call("sign", x),
