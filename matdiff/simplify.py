@@ -434,6 +434,34 @@ def factor_scalars(e: Expr):
     return call("mul", *pulled, call("add", *terms))
 
 
+def expand_products(e: Expr):
+    """Products of sums are multiplied out when that makes the sum smaller:
+    (1 − y) ⊙ s − y ⊙ (1 − s) = s − y. Terminates: only a strictly smaller result is taken."""
+    if not is_op(e, "add") or len(e.args) > 8:
+        return None
+    if not any(is_op(t, "mul") and any(is_op(a, "add") for a in t.args) for t in e.args):
+        return None
+    terms = [p for t in e.args for p in _multiply_out(t)]
+    if len(terms) > 16:
+        return None
+    candidate = simplify(call("add", *terms))
+    return candidate if _size(candidate) < _size(e) else None
+
+
+def _multiply_out(t: Expr) -> list[Expr]:
+    """The terms of an entrywise product of sums: (a + b) ⊙ c = a ⊙ c + b ⊙ c."""
+    if not is_op(t, "mul"):
+        return [t]
+    parts: list[list[Expr]] = [[]]
+    for a in t.args:
+        parts = [p + [b] for p in parts for b in a.args] if is_op(a, "add") else [p + [a] for p in parts]
+    return [call("mul", *p) for p in parts]
+
+
+def _size(e: Expr) -> int:
+    return sum(1 for _ in e.walk())
+
+
 def distribute_constant(e: Expr):
     """c (a₁ + … + aₖ) = c a₁ + … + c aₖ when every term then has coefficient ±1
     (½(2X⁻¹ − 2S) = X⁻¹ − S); otherwise the factored form stays (2(x − y)).
@@ -478,4 +506,5 @@ def recognize_functions(e: Expr):
 
 
 RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, merge_diagonals, distribute_constant, factor_scalars, factor_terms)
+         simplify_matmul, merge_diagonals, distribute_constant, expand_products, factor_scalars,
+         factor_terms)
