@@ -1,4 +1,4 @@
-"""Text → syntax tree. Lark (LALR with a contextual lexer, built once and cached) reads the
+"""Text → syntax tree. Lark (LALR with its basic lexer, built once and cached) reads the
 grammar in grammars/matdiff.lark; a transformer running inside the parser makes small Nodes
 with spans, flattening chains so that depth stays small. Every lark failure becomes a
 ParseError quoting the input with a caret. reader.py turns the tree into an Expr."""
@@ -124,7 +124,7 @@ class _TooDeep(Exception):
 @lru_cache(maxsize=1)
 def _parser():
     from lark import Lark
-    return Lark(_grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True,
+    return Lark(_grammar_text(), parser="lalr", lexer="basic", maybe_placeholders=True,
                 propagate_positions=False, cache=True, transformer=_tree_builder())
 
 

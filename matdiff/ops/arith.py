@@ -46,9 +46,10 @@ _ADD_SHAPE, _MUL_SHAPE = broadcast("add"), broadcast("multiply elementwise")
 # D(Σ aᵢ)[v] = Σ D aᵢ[v]; transpose: every term receives the cotangent (summed where broadcast).
 
 def _add_build(args, params):
-    _ADD_SHAPE(DIMS.get(), *(a.shape for a in args))   # errors name the operands as written
+    dims = DIMS.get()
+    shape = _ADD_SHAPE(dims, *(dims.shape(a.shape) for a in args))   # errors name the operands as written
     args = _flatten("add", args)
-    return args[0] if len(args) == 1 else Call(ADD, args)
+    return args[0] if len(args) == 1 else Call(ADD, args, shape=shape)
 
 
 def _add_jvp(e, ts):
@@ -99,7 +100,8 @@ declare("neg", shape=lambda dims, s: s, build=_neg_build, arity=1)
 # D(a ⊙ b)[v] = Da[v] ⊙ b + a ⊙ Db[v]; transpose for factor i: ct ⊙ Π_{j≠i} aⱼ.
 
 def _mul_build(args, params):
-    _MUL_SHAPE(DIMS.get(), *(a.shape for a in args))
+    dims = DIMS.get()
+    shape = _MUL_SHAPE(dims, *(dims.shape(a.shape) for a in args))
     args = _flatten("mul", args)
     numbers = [a for a in args if isinstance(a, Const)]
     if len(numbers) > 1 or (numbers and numbers[0] is not args[0]):
@@ -108,7 +110,7 @@ def _mul_build(args, params):
             value *= c.value
         rest = [a for a in args if not isinstance(a, Const)]
         args = ([Const(value)] if value != 1 or not rest else []) + rest
-    return args[0] if len(args) == 1 else Call(MUL, args)
+    return args[0] if len(args) == 1 else Call(MUL, args, shape=shape)
 
 
 def _product_rule(e, ts):

@@ -60,7 +60,9 @@ def _matmul_build(args, params):
             work.insert(0, rest[0] if len(rest) == 1 else call("mul", *rest))
         else:
             chain.append(f)
-    prod = None if not chain else chain[0] if len(chain) == 1 else Call(MATMUL, chain)
+    # the chain was checked above: its shape is the outer dims
+    prod = None if not chain else chain[0] if len(chain) == 1 else Call(
+        MATMUL, chain, shape=Shape(chain[0].shape.rows, chain[-1].shape.cols))
     numbers = [s for s in scalars if isinstance(s, Const)]
     if len(numbers) > 1:   # (−A)(−x) = Ax: the numbers pulled out multiply
         value = 1
