@@ -168,7 +168,8 @@ class Call(Expr):
             shapes = [a.shape for a in self.args] if ctx is STRICT else [ctx.shape(a.shape) for a in self.args]
             shape = op.shape(ctx, *shapes, *self.params)
         object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "_hash", hash((op.name, self.args, self.params)))
+        # the children's hashes are stored: hashing them directly skips a Python __hash__ per child
+        object.__setattr__(self, "_hash", hash((op.name, tuple(a._hash for a in self.args), self.params)))
 
     def _key(self):
         return (self.op.name, self.args, self.params)

@@ -131,6 +131,7 @@ J = [
     Row("quotient wrt the denominator", "x / y", "y", ("diag(-x / y ** 2)",),
         lambda x, y: np.diag(-x / y ** 2), domain={"y": "positive"}),
     Row("scalar variable", "alpha * x", "alpha", ("x",), lambda alpha, x: x.reshape(-1, 1)),
+    Row("matrix of a scalar variable", "alpha * X", "alpha", ("vec(X)",), lambda alpha, X: vec(X)[:, None]),
     Row("scalar multiple", "alpha * x", "x", ("alpha * eye(n)",), lambda alpha, x: alpha * np.eye(x.size)),
     Row("bias", "W @ x + b", "b", ("eye(n)",), lambda W, x, b: np.eye(b.size)),
     Row("sum, a row", "sum(x)", "x", ("ones(1, n)",), lambda x: np.ones((1, x.size))),
@@ -218,6 +219,14 @@ H = [
     Row("log det X", "logdet(X)", "X",
         ("-kron(inv(X), inv(X.T)) @ commutation(n, n)", "-commutation(n, n) @ kron(inv(X.T), inv(X))"),
         _logdet_hessian, domain={"X": "posdet"}),
+    Row("det X", "det(X)", "X",
+        tuple(f"det(X) * ({t})" for t in ("vec(inv(X.T)) @ vec(inv(X.T)).T - kron(inv(X), inv(X.T)) @ commutation(n, n)",
+                                          "vec(inv(X).T) @ vec(inv(X).T).T - kron(inv(X), inv(X).T) @ commutation(n, n)")),
+        lambda X: np.linalg.det(X) * (np.outer(vec(inv(X).T), vec(inv(X).T)) + _logdet_hessian(X)),
+        domain={"X": "posdet"}),
+    Row("logsumexp of a matrix", "logsumexp(X)", "X", ("diag(vec(P)) - vec(P) @ vec(P).T",),
+        lambda X: np.diag(vec(softmax(X))) - np.outer(vec(softmax(X)), vec(softmax(X))),
+        where={"P": "softmax(X)"}),
     Row("tr(inv X)", "trace(inv(X))", "X",
         tuple(f"({s}) @ commutation(n, n)" for s in orders("kron(inv(X) @ inv(X), inv(X.T))",
                                                             "kron(inv(X), inv(X.T) @ inv(X.T))")),
@@ -444,6 +453,18 @@ def test_unknown_layout_is_a_matdiff_error():
         matdiff.derive("A @ x", "x", layout="row")
 
 
+@pytest.mark.parametrize("text, wrt", [("x @ x.T", "x"), ("x.T @ X", "x"), ("diag(x) @ y", "x"),
+                                       ("sum(x) * X", "x"), ("x.T @ A @ x * y", "x")])
+def test_jacobian_outside_the_rules_is_verified_or_a_matdiff_error(text, wrt):
+    """A map the matrix rules do not cover may be refused (a MatdiffError), never answered wrongly."""
+    d = matdiff.derive(text, wrt)
+    try:
+        d.jacobian
+    except matdiff.MatdiffError:
+        return
+    assert verify_matrix(d, "jacobian").ok
+
+
 # -- (b) Hessian-vector products -----------------------------------------------------------------
 
 def _row(rows, ident):
@@ -637,6 +658,18 @@ def test_cli_jacobian_denominator(capsys):
     assert code == 0, err
     assert "denominator layout" in out and "numerator layout" not in out
     assert "W.T @ diag(sigmoid(W @ x + b) * (1 - sigmoid(W @ x + b)))" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["alpha * x", "wrt", "alpha", "--jacobian"],                         # J is n×1
+    ["sum(x)", "wrt", "x", "--jacobian", "--layout", "denominator"],     # J = 𝟙, n×1
+    ["x.T @ A @ x", "wrt", "x", "--jacobian", "--layout", "denominator"],
+])
+def test_cli_verifies_column_shaped_jacobians(capsys, argv):
+    """A right Jacobian that is a column at run time (1-D) passes --verify."""
+    code, out, err = run(capsys, "derive", *argv, "--verify")
+    assert code == 0, out + err
+    assert "verify: ok" in out
 
 
 def test_cli_hessian(capsys):
