@@ -168,7 +168,7 @@ class Derivation:
         for name in self.wrt:
             var, d = self.variables[name], self.directions[name]
             lin = _only(self.directional, d, self.directions)
-            if var.shape.cols == 1 or var.shape.is_scalar:
+            if var.shape.cols == 1 and lin.shape.cols == 1:   # vector (or scalar) in, vector out
                 j = jacobian_matrix(lin, d)
             else:
                 j = kron_matrix(lin, d)
@@ -204,7 +204,7 @@ class Derivation:
                 d = self.directions[b]
                 lin = _only(self.hvps[a], d, self.directions)
                 var = self.variables[b]
-                if (var.shape.cols == 1 or var.shape.is_scalar) and self.variables[a].shape.cols == 1:
+                if var.shape.cols == 1 and self.variables[a].shape.cols == 1:
                     out[(a, b)] = jacobian_matrix(lin, d)
                 else:
                     out[(a, b)] = kron_matrix(lin, d)

@@ -109,7 +109,7 @@ def kron_matrix(linear: Expr, V: Symbol) -> Expr:
         if not _depends(L, V.name):
             return None
         if isinstance(L, Symbol):
-            return call("kron", eye(n), eye(m))
+            return Const(1) if V.shape.is_scalar else call("kron", eye(n), eye(m))
         if not isinstance(L, Call):
             raise _unsupported(L, "the Kronecker form")
         op = L.op.name

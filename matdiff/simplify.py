@@ -163,6 +163,8 @@ def push_transpose(e: Expr):
         return call("inv", y.args[0] if is_op(y, "transpose") else y.T)
     if name in ("zeros", "ones"):
         return call(name, params=(x.shape.cols, x.shape.rows))
+    if name == "kron":                     # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
+        return call("kron", _t(x.args[0]), _t(x.args[1]))
     return None
 
 
@@ -300,6 +302,8 @@ def _t(x: Expr) -> Expr:
         return call("inv", _t(x.args[0]))
     if name in ("zeros", "ones"):
         return call(name, params=(x.shape.cols, x.shape.rows))
+    if name == "kron":
+        return call("kron", _t(x.args[0]), _t(x.args[1]))
     return x.T
 
 
@@ -313,12 +317,19 @@ def simplify_matmul(e: Expr):
     a = list(e.args)
     if any(is_zero(f) for f in a):
         return zero_like(e)
-    kept = [f for f in a if not (is_op(f, "eye") or _is_kron_identity(f))]
+    kept = [f for f in a if not (is_op(f, "eye") or _is_kron_identity(f) or
+                                 (is_op(f, "commutation") and 1 in f.params))]   # K(m,1) = I
     for i in range(len(kept) - 1):
         l, r = kept[i], kept[i + 1]
         if (is_op(l, "inv") and l.args[0] == r) or (is_op(r, "inv") and r.args[0] == l):
             kept[i:i + 2] = [eye(l.shape.rows)] if len(kept) == 2 else []
             return call("matmul", *kept) if kept else eye(e.shape.rows)
+        if is_op(l, "transpose") and is_op(l.args[0], "vec") and is_op(r, "kron"):
+            # vec(A)ᵀ (P ⊗ Q) = vec(Qᵀ A P)ᵀ   (Cookbook 520, transposed)
+            a_, (p_, q_) = l.args[0].args[0], r.args
+            if q_.shape.rows == a_.shape.rows and p_.shape.rows == a_.shape.cols:
+                kept[i:i + 2] = [call("vec", _t(q_) @ a_ @ p_).T]
+                return call("matmul", *kept)
         if is_op(l, "diag") and is_op(r, "diag"):          # diag(a) diag(b) = diag(a ⊙ b)
             kept[i:i + 2] = [call("diag", l.args[0] * r.args[0])]
             return call("matmul", *kept)
@@ -492,6 +503,13 @@ def recognize_functions(e: Expr):
         return e.args[0].args[0]
     if is_op(e, "vec") and e.args[0].shape.cols == 1:
         return e.args[0]
+    if is_op(e, "vec") and is_op(e.args[0], "ones"):   # vec(𝟙𝟙ᵀ) = 𝟙
+        return ones(e.shape)
+    if is_op(e, "vec") and is_op(e.args[0], "mul") and any(a.shape.is_scalar for a in e.args[0].args):
+        inner = e.args[0].args                          # vec(c A) = c vec(A)
+        rest = [a for a in inner if not a.shape.is_scalar]
+        if len(rest) == 1:
+            return call("mul", *(a for a in inner if a.shape.is_scalar), call("vec", rest[0]))
     if is_op(e, "diag") and is_op(e.args[0], "ones"):
         return eye(e.shape.rows)
     if is_op(e, "diagonal") and is_op(e.args[0], "matmul"):

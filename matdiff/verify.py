@@ -359,11 +359,13 @@ def verify_matrix(d, kind: str, seed: int = 0, tol: float = 1e-5, max_columns: i
         grad = compile_gradient(d, check=False)
         outer = {a: (lambda k: lambda **kw: grad(**kw) if len(d.wrt) == 1 else grad(**kw)[k])(i)
                  for i, a in enumerate(d.wrt)}
+    exprs = [d.jacobians[w] for w in d.wrt] if kind == "jacobian" else [d.hessians[p] for p in pairs]
     got = _run(mats, x)
     got = [got] if len(pairs) == 1 else list(got)
-    for (a, b), m in zip(pairs, got, strict=True):
+    for (a, b), m, expr in zip(pairs, got, exprs, strict=True):
         m = np.asarray(m, dtype=float)
-        m = m.reshape(1, -1) if m.ndim < 2 else m
+        if m.ndim < 2:   # a vector or scalar at run time: give it back its orientation
+            m = m.reshape(-1, 1) if expr.shape.cols == 1 else m.reshape(1, -1)
         if kind == "jacobian" and d.layout == "denominator":
             m = m.T
         x0 = np.asarray(x[b], dtype=float)
