@@ -12,7 +12,7 @@ from functools import cached_property
 from .errors import DerivationError, ShapeError
 from .expr import Call, Const, Expr, Symbol, call, substitute
 from .matrices import jacobian_matrix, kron_matrix
-from .ops import zeros
+from .ops import eye, ones, zeros
 from .simplify import _t, simplify, zero_like
 from .reader import Reading, read
 
@@ -34,6 +34,9 @@ def jvp(expr: Expr, directions: dict[str, Expr]) -> Expr | None:
                 raise DerivationError(f"matdiff has no derivative rule for {node.op.name}")
             else:
                 t = node.op.jvp(node, ts)
+                if t is not None and t.shape != node.shape and t.shape.is_scalar:
+                    # only a broadcast scalar moved (x − α along α): the tangent spreads over 𝟙
+                    t = t * ones(node.shape)
         else:
             t = None
         tangents[id(node)] = t
@@ -81,6 +84,16 @@ def transpose(linear: Expr, directions: dict[str, Symbol], seed: Expr = Const(1)
         parts = out.get(d.name)
         by_var[var] = None if parts is None else call("add", *parts)
     return by_var
+
+
+def project(g: Expr, var: Symbol) -> Expr:
+    """The gradient on the space the variable lives in: sym(G) = (G + Gᵀ)/2 for a symmetric X,
+    G ⊙ I for a diagonal one; G itself otherwise."""
+    if "diagonal" in var.props:
+        return g * eye(var.shape.rows)
+    if var.props & {"symmetric", "spd"}:
+        return (g + g.T) / 2
+    return g
 
 
 # -- the public object ------------------------------------------------------------------------------
@@ -141,9 +154,7 @@ class Derivation:
             var = self.variables[name]
             g = cts.get(name)
             g = zeros(var.shape) if g is None else g
-            if var.props & {"symmetric", "spd"}:
-                g = (g + g.T) / 2   # the gradient on the space of symmetric matrices: sym(G)
-            out[name] = simplify(g)
+            out[name] = simplify(project(g, var))
         return out
 
     @property

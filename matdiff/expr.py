@@ -9,20 +9,32 @@ import contextvars
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from .errors import ShapeError
 from .shapes import SCALAR, STRICT, Shape
 
 # The dim context in force while nodes are built: STRICT, or the parser's Unifier.
 DIMS: contextvars.ContextVar = contextvars.ContextVar("matdiff_dims", default=STRICT)
 
 
-class ShapeMismatch(Exception):
-    """Raised by an op's shape rule; the parser turns it into a ShapeError with the span."""
+class ShapeMismatch(ShapeError):
+    """Raised by an op's shape rule. `template` names operands as `{k}` (refs[k]: an argument
+    index, or (first, last) for a run of them); the reader fills them from the source text with
+    a caret, and `call` from the operands' printed forms for expressions built in Python."""
 
-    def __init__(self, message: str, hint: str | None = None, refs: tuple | None = None):
-        super().__init__(message)
-        self.message = message   # `{k}` names refs[k]: an argument index, or (first, last) for a run
-        self.hint = hint
-        self.refs = refs         # None: `{k}` is argument k
+    def __init__(self, template: str, hint: str | None = None, refs: tuple | None = None):
+        self.template, self.hint_template, self.refs = template, hint, refs
+        super().__init__(template, hint=hint)
+
+    def name_operands(self, args) -> "ShapeMismatch":
+        refs = self.refs if self.refs is not None else tuple(range(len(args)))
+        try:
+            names = [str(args[r]) if not isinstance(r, tuple) else " @ ".join(str(a) for a in args[r[0]:r[1] + 1])
+                     for r in refs]
+            self.message = self.template.format(*names)
+            self.hint = self.hint_template.format(*names) if self.hint_template else None
+        except (IndexError, KeyError):
+            pass
+        return self
 
 
 class Expr:
@@ -219,9 +231,12 @@ def call(op, *args, params: tuple = ()) -> Expr:
     if isinstance(op, str):
         op = OPS[op]
     args = tuple(a if isinstance(a, Expr) else lift(a) for a in args)
-    if op.build is not None:
-        return op.build(args, params)
-    return Call(op, args, params)
+    try:
+        if op.build is not None:
+            return op.build(args, params)
+        return Call(op, args, params)
+    except ShapeMismatch as e:
+        raise e.name_operands(args)
 
 
 def lift(x) -> Expr:

@@ -93,6 +93,12 @@ class _Builder:
             raise ParseError(f"the number {s} is too large for float64", text=self.text, span=node.span)
         return Const(value)
 
+    def b_fraction(self, node):
+        num, den = (int(v) for v in node.value.split("/"))
+        if den == 0:
+            raise ParseError("division by zero", text=self.text, span=node.span)
+        return self.apply_exprs("div", [(Const(num), node.span), (Const(den), node.span)], node.span)
+
     def b_name(self, node):
         items = self.word(node.value, node.span)
         return self.fold_juxt(items)
@@ -113,8 +119,15 @@ class _Builder:
         return self.on_last_letter(node, lambda base: self.apply("transpose", [base], node.span))
 
     def on_last_letter(self, node, apply):
-        """In paper style a postfix binds to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹."""
+        """In paper style a postfix binds to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹.
+        A 1 transposed is the vector of ones (1ᵀx = sum(x)), and a function letter with a postfix
+        is a symbol (Σ⁻¹ is the inverse of a matrix Σ)."""
         base = node.kids[0]
+        if base.kind == "number" and base.value == "1" and node.kind == "transpose":
+            return call("ones", params=(DimVar("n_1"), 1)).T
+        if base.kind == "name" and base.value in SPELLINGS and len(base.value) == 1 \
+                and base.value not in self.declared:
+            self.symbol(base.value, base.span)
         if base.kind == "name":
             items = self.word(base.value, base.span)
             if len(items) > 1 and items[-1][0] == "expr":
@@ -160,6 +173,8 @@ class _Builder:
         parentheses applies to everything on its right (log det X = log(det(X)))."""
         acc = None
         for kind, value, span in reversed(items):
+            if kind == "fn" and acc is None and len(self.text[span[0]:span[1]]) == 1:
+                kind, value = "expr", self.symbol(self.text[span[0]:span[1]], span)   # log det Σ: Σ is a matrix
             if kind == "fn":
                 if acc is None:
                     raise ParseError(f"{value.name} needs an argument", text=self.text, span=span,
@@ -242,8 +257,8 @@ class _Builder:
             return self.derivative_call(name[:-1], args, node)
         if name in NUMPY_ALIASES and name not in self.declared:
             return self.numpy_alias(name, args, node)
-        misspelt = name not in SPELLINGS and name.islower() and len(name) > 1 and difflib.get_close_matches(
-            name, [s for s in SPELLINGS if s.isidentifier()], n=1, cutoff=0.7)
+        # a lowercase word right before "(" is meant as a function: max(x), mean(x), trce(X)
+        misspelt = name not in SPELLINGS and name.islower() and len(name) > 1
         if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
                 len(name) == 1 or name[0].isupper() or self.splits(name)):
             group = Node("group", (node.span[0] + len(raw), node.span[1]), args[:1])
@@ -255,7 +270,8 @@ class _Builder:
         if op is None:
             close = difflib.get_close_matches(name, [s for s in SPELLINGS if s.isidentifier()], n=3, cutoff=0.6)
             hint = f"did you mean {' or '.join(close)}?" if close else \
-                "known functions: " + ", ".join(sorted({o.spellings[0] for o in SPELLINGS.values() if o.arity != 0}))
+                ("sum(x) / n for a mean" if name in ("mean", "average") else
+                 "known functions: " + ", ".join(sorted({o.spellings[0] for o in SPELLINGS.values() if o.arity != 0})))
             raise UnknownFunctionError(f"unknown function {raw!r}", text=self.text,
                                        span=(node.span[0], node.span[0] + len(raw)), hint=hint)
         if op.name in ("eye", "zeros", "ones", "commutation"):
@@ -366,8 +382,8 @@ class _Builder:
             return sym
         if name in self.declared:
             shape = self.declared[name]
-        elif "α" <= name[0] <= "ω" or "Α" <= name[0] <= "Ω" or name.lower() in GREEK_NAMES:
-            shape = SCALAR
+        elif "α" <= name[0] <= "ω" or name.lower() in GREEK_NAMES and not name[0].isupper():
+            shape = SCALAR                       # α, λ, lam: scalars; Σ, Λ: matrices
         elif name[0].isupper():
             shape = Shape(DimVar(f"r_{name}"), DimVar(f"c_{name}"))
         else:
@@ -397,8 +413,8 @@ class _Builder:
             if any((max(r) if isinstance(r, tuple) else r) >= len(spans) for r in refs):
                 refs = tuple(range(len(spans)))   # raised by a nested constructor: name the operands
             names = [self.describe(self.ref_span(r, spans)) for r in refs]
-            hint = m.hint.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint else None
-            raise ShapeError(m.message.format(*names), text=self.text, span=span, hint=hint) from None
+            hint = m.hint_template.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint_template else None
+            raise ShapeError(m.template.format(*names), text=self.text, span=span, hint=hint) from None
 
     @staticmethod
     def ref_span(ref, spans):

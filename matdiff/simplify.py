@@ -9,6 +9,7 @@ import math
 
 from .expr import Call, Const, Expr, Symbol, call
 from .ops import eye, ones, zeros
+from .ops.arith import split_negative
 
 MAX_REWRITES = 200  # per node; every rule terminates, this only guards against a bad interplay
 
@@ -23,6 +24,9 @@ def simplify(e: Expr) -> Expr:
         out = node
         if isinstance(node, Call):
             out = call(node.op, *(go(a) for a in node.args), params=node.params)
+            if isinstance(out, Call) and out.op is not node.op and any(a not in memo for a in out.args):
+                # the constructor made a new node (a product pulled out of a scalar multiple)
+                out = call(out.op, *(go(a) for a in out.args), params=out.params)
         for _ in range(budget):
             for rule in RULES:
                 new = rule(out)
@@ -308,7 +312,8 @@ def _t(x: Expr) -> Expr:
 
 
 def simplify_matmul(e: Expr):
-    """Identity and zero factors: A I = A, A (I ⊗ I) = A, A 0 = 0; diag(a) diag(b) = diag(a ⊙ b),
+    """Identity and zero factors: A I = A, A (I ⊗ I) = A, A 0 = 0; 𝟙ᵀx = xᵀ𝟙 = sum(x);
+    diag(a) diag(b) = diag(a ⊙ b),
     𝟙ᵀ diag(u) = uᵀ, diag(u) 𝟙 = u; inverse pairs: X⁻¹ X = I, and
     L (Q L)⁻¹ = Q⁻¹, (L Q)⁻¹ L = … for square factors (Cookbook 18).
     Terminates: the number of factors drops."""
@@ -319,6 +324,10 @@ def simplify_matmul(e: Expr):
         return zero_like(e)
     kept = [f for f in a if not (is_op(f, "eye") or _is_kron_identity(f) or
                                  (is_op(f, "commutation") and 1 in f.params))]   # K(m,1) = I
+    for i, f in enumerate(kept):
+        if is_op(f, "add") and all(split_negative(t)[0] for t in f.args):   # A(−B − C) = −A(B + C)
+            kept[i] = -call("add", *(split_negative(t)[1] for t in f.args))
+            return call("matmul", *kept)
     for i in range(len(kept) - 1):
         l, r = kept[i], kept[i + 1]
         if (is_op(l, "inv") and l.args[0] == r) or (is_op(r, "inv") and r.args[0] == l):
@@ -330,6 +339,19 @@ def simplify_matmul(e: Expr):
             if q_.shape.rows == a_.shape.rows and p_.shape.rows == a_.shape.cols:
                 kept[i:i + 2] = [call("vec", _t(q_) @ a_ @ p_).T]
                 return call("matmul", *kept)
+        if len(kept) == 2 and is_op(l, "ones") and l.shape.rows == 1 and r.shape.cols == 1:
+            return call("sum", r)                           # 𝟙ᵀx = sum(x)
+        if len(kept) == 2 and is_op(r, "ones") and r.shape.cols == 1 and l.shape.rows == 1:
+            return call("sum", l)                           # xᵀ𝟙 = sum(x)
+        if is_op(l, "kron") and is_op(r, "kron") and _conform(l.args[0], r.args[0]) and _conform(l.args[1], r.args[1]):
+            kept[i:i + 2] = [call("kron", l.args[0] @ r.args[0], l.args[1] @ r.args[1])]   # (A⊗B)(C⊗D) = AC⊗BD
+            return call("matmul", *kept)
+        for a_, b_, left in ((l, r, True), (r, l, False)):
+            # (A ⊗ B)(C ⊗ D + E ⊗ F): the product distributes, then each pair multiplies as above
+            if is_op(a_, "kron") and is_op(b_, "add") and all(is_op(split_scalars(t)[1], "kron") for t in b_.args):
+                spread = call("add", *((a_ @ t) if left else (t @ a_) for t in b_.args))
+                kept[i:i + 2] = [spread]
+                return call("matmul", *kept) if len(kept) > 1 else spread
         if is_op(l, "diag") and is_op(r, "diag"):          # diag(a) diag(b) = diag(a ⊙ b)
             kept[i:i + 2] = [call("diag", l.args[0] * r.args[0])]
             return call("matmul", *kept)
@@ -349,6 +371,10 @@ def simplify_matmul(e: Expr):
     if len(kept) == len(a):
         return None
     return call("matmul", *kept) if kept else eye(e.shape.rows)
+
+
+def _conform(a: Expr, b: Expr) -> bool:
+    return a.shape.cols == b.shape.rows
 
 
 def _is_kron_identity(f: Expr) -> bool:
@@ -473,6 +499,36 @@ def _size(e: Expr) -> int:
     return sum(1 for _ in e.walk())
 
 
+def factor_common(e: Expr):
+    """Entrywise factors shared by every term come out when the sum gets smaller:
+    s ⊙ (1 − s)² − s² ⊙ (1 − s) = s ⊙ (1 − s) ⊙ (1 − 2s).
+    Terminates: only a strictly smaller result is taken."""
+    if not is_op(e, "add") or len(e.args) > 6 or e.shape.is_scalar:
+        return None
+    powers = [_monomial(t) for t in e.args]
+    common = {b: min(p.get(b, 0) for p in powers) for b in powers[0]}
+    common = {b: k for b, k in common.items() if k > 0}
+    if not common:
+        return None
+    shared = call("mul", *(b if k == 1 else call("power", b, Const(k)) for b, k in common.items()))
+    rest = simplify(call("add", *(t / shared for t in e.args)))
+    candidate = call("mul", shared, rest)
+    return candidate if _size(candidate) < _size(e) and candidate.shape == e.shape else None
+
+
+def _monomial(t: Expr) -> dict:
+    """The non-numeric entrywise factors of a term, with their whole powers."""
+    out: dict = {}
+    for f in (t.args if is_op(t, "mul") else (t,)):
+        if isinstance(f, Const):
+            continue
+        if is_op(f, "power") and isinstance(f.args[1], Const) and isinstance(f.args[1].value, int):
+            out[f.args[0]] = out.get(f.args[0], 0) + f.args[1].value
+        else:
+            out[f] = out.get(f, 0) + 1
+    return out
+
+
 def distribute_constant(e: Expr):
     """c (a₁ + … + aₖ) = c a₁ + … + c aₖ when every term then has coefficient ±1
     (½(2X⁻¹ − 2S) = X⁻¹ − S); otherwise the factored form stays (2(x − y)).
@@ -501,6 +557,8 @@ def recognize_functions(e: Expr):
                 return call("softplus", other.args[0])
     if is_op(e, "diagonal") and is_op(e.args[0], "diag"):
         return e.args[0].args[0]
+    if is_op(e, "kron") and any(is_op(a, "eye") and a.params == (1,) for a in e.args):
+        return e.args[1] if is_op(e.args[0], "eye") and e.args[0].params == (1,) else e.args[0]   # A ⊗ [1] = A
     if is_op(e, "vec") and e.args[0].shape.cols == 1:
         return e.args[0]
     if is_op(e, "vec") and is_op(e.args[0], "ones"):   # vec(𝟙𝟙ᵀ) = 𝟙
@@ -518,11 +576,13 @@ def recognize_functions(e: Expr):
             return u * _t(call("matmul", *rest))
     if is_op(e, "trace") and is_op(e.args[0], "eye") and isinstance(e.args[0].params[0], int):
         return Const(e.args[0].params[0])
+    if is_op(e, "trace", "sum") and is_op(e.args[0], "transpose"):   # sum(Xᵀ) = sum(X), tr(Xᵀ) = tr(X)
+        return call(e.op, e.args[0].args[0])
     if is_op(e, "trace", "sum") and is_op(e.args[0], "add"):
         return call("add", *(call(e.op, t) for t in e.args[0].args))
     return None
 
 
 RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, merge_diagonals, distribute_constant, expand_products, factor_scalars,
-         factor_terms)
+         simplify_matmul, merge_diagonals, distribute_constant, factor_common, expand_products,
+         factor_scalars, factor_terms)

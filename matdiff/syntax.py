@@ -49,6 +49,9 @@ def _tree_builder():
         def number(self, c):
             return self._node("number", _span(c[0]), value=str(c[0]))
 
+        def fraction(self, c):
+            return self._node("fraction", _span(c[0]), value=str(c[0]))
+
         def name(self, c):
             return self._node("name", _span(c[0]), value=str(c[0]))
 

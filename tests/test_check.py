@@ -187,11 +187,12 @@ ROWS = [
     ("linear-plus-quadratic", "y.T @ A @ w + w.T @ w", "w", "A.T @ y + 2 * w",
      {"A": ("n", "m"), "y": ("n",), "w": ("m",)}, None, "correct", None, "2 * w + A.T @ y"),
     # a symmetric variable: the gradient on the symmetric matrices is sym(G) = (A + Aᵀ)/2 for
-    # f = tr(AX); the unconstrained Aᵀ is not it, and A + Aᵀ is twice it
+    # f = tr(AX); the unconstrained Aᵀ has the same projection (⟨Aᵀ, V⟩ = ⟨sym A, V⟩ for every
+    # symmetric V), so it is accepted as correct on symmetric matrices; A + Aᵀ is twice it
     ("trace-sym-X-correct", "trace(A @ X)", "X", "(A + A.T) / 2", {"A": ("n", "n"), "X": ("n", "n")},
      {"X": "symmetric"}, "correct", None, "0.5 * (A + A.T)"),
     ("trace-sym-X-unconstrained", "trace(A @ X)", "X", "A.T", {"A": ("n", "n"), "X": ("n", "n")},
-     {"X": "symmetric"}, "wrong", None, "0.5 * (A + A.T)"),
+     {"X": "symmetric"}, "correct", None, "0.5 * (A + A.T)"),
     ("trace-sym-X-doubled", "trace(A @ X)", "X", "A + A.T", {"A": ("n", "n"), "X": ("n", "n")},
      {"X": "symmetric"}, "scaled", 2.0, "0.5 * (A + A.T)"),
     # a scalar variable: ∂(λ‖w‖²)/∂λ = ‖w‖²
