@@ -182,16 +182,19 @@ class Line:
     error: MatdiffError | None = None  # a claim that could not be read
     check: GradientCheck | None = None
     key: str = ""                      # the name inside the checker (h_1 for an h assigned again)
+    partial: bool = False              # a gradient line that a later line of the same name adds to
 
     def __post_init__(self):
         self.key = self.key or self.name
 
     def __str__(self) -> str:
         head = f"line {self.number}: {self.name} = {self.text}    [{'does not fit' if self.error else self.shape}]"
+        if self.partial:
+            return head + f"    (partial: checked through the last {self.name} line)"
         if self.check is None:
             return head
         if self.check.ok:
-            return head + "    ✓ correct"
+            return head + "    ✓ correct" + (f" ({self.check.message})" if self.check.message else "")
         return head + f"\n    ✗ {self.check.verdict}: {self.check.message}\n    the correct {self.name} is " \
                       f"{self.check.expected_text}"
 
@@ -256,6 +259,9 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
         e = reading.expr
         if claim_of is None and target in defs:
             e = _rename_earlier(target, e, defs, lines, known)   # h = relu(h): the old h is h_1
+        if claim_of is not None and any(ln.key == target and ln.claim_of for ln in lines):
+            # dW = …; dW = dW + …: the earlier line is a partial sum, judged only as part of the last
+            e = _rename_earlier(target, e, {}, lines, known, partial=True)
         lines.append(Line(number, target, rhs.strip(), e, e.shape, claim_of))
         known[target] = e.shape
         if claim_of is None:
@@ -276,8 +282,15 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
     order = [ln.key for ln in lines if ln.claim_of is None]
     correct: dict[str, Expr] = {}        # dNAME -> the correct gradient, fully expanded
     named_claims: list = []              # (dNAME, the correct gradient in the program's names)
+    partials: dict[str, Expr] = {}       # dW_1 -> its right-hand side, for dW = dW_1 + …
+    checked: dict[str, GradientCheck] = {}
     for ln in lines:
         if ln.claim_of is None:
+            continue
+        if ln.partial:
+            if ln.expr is None:
+                raise ln.error
+            partials[ln.key] = ln.expr
             continue
         name = ln.claim_of
         var = Symbol(name, known[name])
@@ -300,30 +313,42 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
                                      message=f"the line does not fit together: {ln.error.render()}",
                                      expected_text=text)
             continue
-        claim_full = substitute(_expand(defs, order, None, expr=ln.expr), {
+        claim = ln.expr
+        for _ in range(len(partials)):
+            claim = substitute(claim, {Symbol(k, v.shape): v for k, v in partials.items()})
+        claim_full = substitute(_expand(defs, order, None, expr=claim), {
             Symbol(c, correct[c].shape): correct[c] for c in correct if c != ln.name})
         claim_full = simplify(claim_full)
         f_all = _expand(defs, order, loss)
         syms = {n: s for n, s in inputs.items() if n in (claim_full.symbols() | expected_full.symbols()
                                                           | f_all.symbols())}
         ln.check = _judge(claim_full, expected_full, var, syms, f_all, seed, expected_text=text)
+        wrong_before = sorted(n for n in ln.expr.symbols() if n in checked and not checked[n].ok)
+        if wrong_before:
+            ln.check.message = (ln.check.message + "; " if ln.check.message else "") + \
+                f"judged with the correct {', '.join(wrong_before)} (as written, {', '.join(wrong_before)} is wrong)"
+        checked[ln.name] = ln.check
     return ProgramCheck(lines, loss)
 
 
-def _rename_earlier(target: str, new: Expr, defs: dict, lines: list, known: dict) -> Expr:
+def _rename_earlier(target: str, new: Expr, defs: dict, lines: list, known: dict,
+                    partial: bool = False) -> Expr:
     """`target` is assigned again: its earlier value becomes target_k everywhere it was used
-    (the new right-hand side included), so every name has one value."""
+    (the new right-hand side included), so every name has one value. An earlier gradient line
+    becomes a partial sum (`partial`), checked only through the last one."""
     k = 1
     while f"{target}_{k}" in known:
         k += 1
     old_name = f"{target}_{k}"
     old, renamed = Symbol(target, known[target]), Symbol(f"{target}_{k}", known[target])
-    defs[old_name] = defs.pop(target)
+    if target in defs:
+        defs[old_name] = defs.pop(target)
     for n in list(defs):
         defs[n] = substitute(defs[n], {old: renamed})
     for ln in lines:
         if ln.key == target:
             ln.key = old_name
+            ln.partial = ln.partial or partial
         if ln.expr is not None:
             ln.expr = substitute(ln.expr, {old: renamed})
     known[old_name] = known[target]
@@ -368,6 +393,11 @@ def _replace(e: Expr, target: Expr, by: Expr) -> Expr:
             rest = list(node.args)
             if all(t in rest and not rest.remove(t) for t in target.args):
                 return call(node.op, by, *rest)
+        if _is_op(node, "matmul") and _is_op(target, "matmul") and len(target.args) < len(node.args):
+            f, t = node.args, target.args          # W x xᵀ holds z = W x: a run of the product
+            for i in range(len(f) - len(t) + 1):
+                if f[i:i + len(t)] == t:
+                    return call("matmul", *f[:i], by, *f[i + len(t):])
         if _is_op(node, "mul") and _is_op(target, "mul"):
             # 2 (z2 − y) h1ᵀ holds dz2 = 2 (z2 − y): the scalars were pulled out of the product
             *tscalars, core = target.args
