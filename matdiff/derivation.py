@@ -76,6 +76,10 @@ def transpose(linear: Expr, directions: dict[str, Symbol], seed: Expr = Const(1)
             op.linear == "all" or (op.linear == "multi" and len(live) == 1) or
             (isinstance(op.linear, tuple) and set(live) <= set(op.linear)))
         if not ok:
+            if op.transpose is None:
+                raise DerivationError(f"matdiff has no transpose rule for {op.name} yet, so it cannot turn "
+                                      f"DF|X[V] into a gradient here: {node}",
+                                      hint="the directional derivative (.directional) and --kron still work")
             raise DerivationError(f"internal: DF[V] is not linear in V at {op.name}: {node}")
         for i in live:
             cts.setdefault(id(node.args[i]), []).append(op.transpose(node, i, ct))

@@ -3,7 +3,7 @@ Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number.""
 
 from __future__ import annotations
 
-from ..expr import DIMS, Call, Const, ShapeMismatch, call, is_scalar
+from ..expr import DIMS, OPS as OPS_BY_NAME, Call, Const, ShapeMismatch, call, is_scalar
 from ..shapes import SCALAR, Shape
 from .arith import eye, join_factors
 from .base import declare, function, square
@@ -140,7 +140,18 @@ def _is_transpose(e) -> bool:
 
 # D(X⁻¹)[V] = −X⁻¹ V X⁻¹   (Cookbook 59)
 
+def _scalar_case(name: str, scalar):
+    """inv, det and logdet of a 1×1 matrix are 1/a, a and log a."""
+    def build(args, params):
+        (x,) = args
+        if DIMS.get().shape(x.shape).is_scalar:
+            return scalar(x)
+        return Call(OPS_BY_NAME[name], (x,))
+    return build
+
+
 function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
+         build=_scalar_case("inv", lambda a: call("power", a, Const(-1))),
          jvp=lambda e, ts: -(e @ ts[0] @ e), domain=("invertible",),
          unicode=lambda p, e: (p.arg(e.args[0].args[0], 9) + "⁻ᵀ" if _is_transpose(e.args[0])
                                else p.arg(e.args[0], 9) + "⁻¹"),
@@ -149,7 +160,7 @@ function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
          np_code="np.linalg.inv({0})")
 
 # D(det X)[V] = det(X) tr(X⁻¹ V)   (Cookbook 41)
-function("det", spellings=("linalg.det",), arity=1,
+function("det", spellings=("linalg.det",), arity=1, build=_scalar_case("det", lambda a: a),
          shape=lambda dims, s: square("det")(dims, s, SCALAR),
          jvp=lambda e, ts: e * call("trace", call("inv", e.args[0]) @ ts[0]),
          domain=("invertible",), np_code="np.linalg.det({0})")
@@ -163,6 +174,7 @@ def _logdet_unicode(p, e):
 
 # D(log det X)[V] = tr(X⁻¹ V)   (Cookbook 57, for det X > 0)
 function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCALAR),
+         build=_scalar_case("logdet", lambda a: call("log", a)),
          jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("posdet",),
          unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]")
 
