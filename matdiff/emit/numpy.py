@@ -175,12 +175,13 @@ class _Emitter:
 
 
 def _distribute_over_sum(e: Call) -> Expr | None:
-    """M(A + B)v = MAv + MBv when the product is a vector or scalar: products with a vector
-    are cheap, a matrix sum is not (and (A + B)⁻¹ never appears here, only sums of factors)."""
+    """M(A + B)v = MAv + MBv when the product is a vector or scalar and A, B are matrices:
+    products with a vector are cheap, forming the matrix sum is not."""
     if not (e.shape.rows == 1 or e.shape.cols == 1):
         return None
     for i, f in enumerate(e.args):
-        if _is(f, "add") and not any(t.shape.is_scalar for t in f.args):   # A(x + 1) stays whole
+        if _is(f, "add") and f.shape.rows != 1 and f.shape.cols != 1 and not any(
+                t.shape.is_scalar for t in f.args):   # only a sum of matrices; Aᵀ(Ax − b) stays whole
             return call("add", *(call("matmul", *e.args[:i], t, *e.args[i + 1:]) for t in f.args))
     return None
 
