@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    shapes = _pairs(args.shape, "shape", parser)
-    assume = _pairs(args.assume, "assume", parser)
+    sub = parser._subparsers._group_actions[0].choices[args.command]   # errors show the command's usage
+    shapes = _pairs(args.shape, "shape", sub)
+    assume = _pairs(args.assume, "assume", sub)
     from .errors import MatdiffError
     try:
         if args.command == "shapes":
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _unused(shapes: dict, assume: dict, symbols) -> None:
+    """A declaration for a name the expression does not use is most likely a typo: say so."""
+    for name in sorted((set(shapes) | set(assume)) - set(symbols)):
+        print(f"note: {name} is declared but not in the expression (its symbols: {', '.join(symbols)})")
+
+
 def _shapes(text: str, shapes, assume) -> int:
     from .reader import read
     r = read(text, shapes, assume)
@@ -133,6 +140,7 @@ def _shapes(text: str, shapes, assume) -> int:
         print(f"  {name:<{width}}  {s.shape}   {declared}{props}")
     if r.inferred:
         print(f"inferred dims: {', '.join(r.inferred)}")
+    _unused(shapes, assume, r.symbols)
     print("tree:")
     stack = [(r.expr, 1)]
     while stack:
@@ -262,6 +270,7 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
         if report is not None:
             lines.append(str(report))
         print("\n".join(lines))
+        _unused(shapes, assume, d.symbols)
     if report is not None and not report.ok:
         print(f"matdiff: verification FAILED: {report.max_rel_error:.2e} > {report.tolerance:.0e}", file=sys.stderr)
         return 1

@@ -267,3 +267,15 @@ def test_runs_as_a_module_from_another_directory(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "shape error" in bad.stderr and "Traceback" not in bad.stderr
     assert list(tmp_path.iterdir()) == []   # nothing written to the working directory
+
+
+def test_declared_name_not_in_expression_is_noted(capsys):
+    assert main(["derive", "x.T @ A @ x", "wrt", "x", "--shape", "Q=n,n"]) == 0
+    assert "note: Q is declared but not in the expression" in capsys.readouterr().out
+
+
+def test_bad_shape_option_shows_the_commands_usage(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["shapes", "x", "--shape", "x"])
+    assert e.value.code == 2
+    assert "usage: matdiff shapes" in capsys.readouterr().err
