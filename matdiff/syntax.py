@@ -1,10 +1,11 @@
-"""Text → syntax tree. Lark (LALR with its basic lexer, built once and cached) reads the
-grammar in grammars/matdiff.lark; a transformer running inside the parser makes small Nodes
-with spans, flattening chains so that depth stays small. Every lark failure becomes a
-ParseError quoting the input with a caret. reader.py turns the tree into an Expr."""
+"""Text → syntax tree. Lark compiles grammars/matdiff.lark into LALR(1) tables (once, cached);
+_Machine runs them, calling a lark transformer whose methods make small Nodes with spans,
+flattening chains so that depth stays small. Every failure becomes a ParseError quoting the
+input with a caret. reader.py turns the tree into an Expr."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -124,11 +125,118 @@ class _TooDeep(Exception):
         self.span = span
 
 
+class _Token(str):
+    """A terminal: its text, its grammar name and where it stands in the input."""
+
+    __slots__ = ("type", "start_pos", "end_pos")
+
+    def __new__(cls, type_, value, start, end):
+        tok = str.__new__(cls, value)
+        tok.type, tok.start_pos, tok.end_pos = type_, start, end
+        return tok
+
+
+class _Machine:
+    """Lark compiles the grammar into LALR(1) tables (once, cached on disk); this class runs
+    them. Lark's own runtime is general (line and column tracking, Rule objects hashed in
+    Python on every reduction) and spent ~3 µs per token; here the lexer is the grammar's
+    terminals joined into one regex, in lark's order (priority, then longest possible match),
+    and a reduction is a tuple lookup. A one-child `?rule` passes its child through without a
+    call; every other rule calls lark's callback for it, which drops anonymous tokens and
+    calls the ToNodes method named by the rule's alias."""
+
+    def __init__(self, lark_parser):
+        conf = lark_parser.lexer_conf
+        terminals = sorted(conf.terminals, key=lambda t: (-t.priority, -t.pattern.max_width,
+                                                          -len(t.pattern.value), t.name))
+        blank = "|".join(t.pattern.to_regexp() for t in terminals if t.name in conf.ignore)
+        alternatives = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals
+                                if t.name not in conf.ignore)
+        self.token_re = re.compile(f"(?:{blank})?(?:{alternatives})")
+        self.blank_re = re.compile(f"(?:{blank})?")
+
+        lalr = lark_parser.parser.parser.parser      # frontend → LALR_Parser → its table runner
+        table, callbacks = lalr.parse_table, lalr.callbacks
+        self.start, self.end = table.start_states["start"], table.end_states["start"]
+        self.jumps: dict[tuple, int] = {}
+        self.actions = [None] * (max(table.states) + 1)
+        for state, row in table.states.items():
+            self.actions[state] = {symbol: arg if action.name == "Shift" else self._reduction(arg, callbacks)
+                                   for symbol, (action, arg) in row.items()}
+
+    @staticmethod
+    def _reduction(rule, callbacks):
+        passthrough = rule.options.expand1 and rule.alias is None and len(rule.expansion) == 1
+        return (len(rule.expansion), rule.origin.name, None if passthrough else callbacks[rule])
+
+    def tokens(self, text: str):
+        pos = 0
+        for m in iter(self.token_re.scanner(text).match, None):
+            kind = m.lastgroup
+            start, pos = m.start(kind), m.end()
+            yield _Token(kind, text[start:pos], start, pos)
+        pos = self.blank_re.match(text, pos).end()
+        if pos < len(text):
+            raise _BadCharacter(pos)
+        yield _Token("$END", "", pos, pos)
+
+    def parse(self, text: str):
+        actions, jumps, end = self.actions, self.jumps, self.end
+        states, values = [self.start], []
+        for tok in self.tokens(text):
+            kind = tok.type
+            while True:
+                act = actions[states[-1]].get(kind)
+                if act is None:
+                    raise _UnexpectedToken(tok)
+                if act.__class__ is int:                  # shift
+                    states.append(act)
+                    values.append(tok)
+                    break
+                size, origin, callback = act              # reduce
+                if callback is None:
+                    states.pop()
+                else:
+                    children = values[-size:]
+                    del values[-size:], states[-size:]
+                    values.append(callback(children))
+                key = (states[-1], origin, kind)
+                state = jumps.get(key) or self._jump(key)
+                if state == end:
+                    return values[-1]
+                states.append(state)
+
+    def _jump(self, key) -> int:
+        """The state after reducing to `origin` on top of `below`, with the one-child `?rule`
+        reductions that follow on the same lookahead already taken: they pop and push one state
+        and keep the value, so a whole chain (atom → postfix → power → … → sum) is one step."""
+        below, origin, kind = key
+        actions = self.actions
+        state = actions[below][origin]
+        while state != self.end:
+            act = actions[state].get(kind)
+            if act.__class__ is not tuple or act[2] is not None:
+                break
+            state = actions[below][act[1]]
+        self.jumps[key] = state
+        return state
+
+
+class _BadCharacter(Exception):
+    def __init__(self, pos):
+        self.pos = pos
+
+
+class _UnexpectedToken(Exception):
+    def __init__(self, token):
+        self.token = token
+
+
 @lru_cache(maxsize=1)
-def _parser():
+def _parser() -> _Machine:
     from lark import Lark
-    return Lark(_grammar_text(), parser="lalr", lexer="basic", maybe_placeholders=True,
-                propagate_positions=False, cache=True, transformer=_tree_builder())
+    return _Machine(Lark(_grammar_text(), parser="lalr", lexer="basic", maybe_placeholders=True,
+                         propagate_positions=False, cache=True, transformer=_tree_builder()))
 
 
 def _grammar_text() -> str:
@@ -166,24 +274,18 @@ def _mark_bars(text: str) -> str:
 
 
 def syntax_tree(text: str) -> Node:
-    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
     marked = _mark_bars(text) if ("‖" in text or "||" in text) else text
     try:
         return _parser().parse(marked)
     except _TooDeep as e:
         raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels of operations)",
                          text=text, span=e.span, hint="split it into smaller expressions") from None
-    except UnexpectedCharacters as e:
-        raise _unexpected_char(text, e.pos_in_stream) from None
-    except UnexpectedToken as e:
-        raise _unexpected_token(text, e) from None
-    except UnexpectedInput as e:
-        pos = getattr(e, "pos_in_stream", None) or len(text)
-        raise ParseError("unexpected end of input", text=text, span=(pos, pos + 1)) from None
-    except MatdiffError:
-        raise
-    except (LarkError, RecursionError, ValueError) as e:
-        raise ParseError(f"cannot read the expression ({type(e).__name__})", text=text,
+    except _BadCharacter as e:
+        raise _unexpected_char(text, e.pos) from None
+    except _UnexpectedToken as e:
+        raise _unexpected_token(text, e.token) from None
+    except RecursionError:
+        raise ParseError("cannot read the expression (RecursionError)", text=text,
                          span=(0, len(text))) from None
 
 
@@ -199,8 +301,7 @@ def _unexpected_char(text: str, pos: int) -> ParseError:
                       text=text, span=(pos, pos + 1), hint=hints.get(ch))
 
 
-def _unexpected_token(text: str, e) -> ParseError:
-    tok = e.token
+def _unexpected_token(text: str, tok) -> ParseError:
     if tok.type == "$END":
         pos = len(text)
         opened = text.count("(") - text.count(")")

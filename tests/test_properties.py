@@ -161,3 +161,55 @@ def test_inferred_reading_prints_back(text):
     again = parse(r.read_as, shapes)
     assert again == r.expr, f"{text!r} read as {r.read_as!r}, which reads back as {str(again)!r}"
     assert again.shape == r.expr.shape
+
+
+# -- the LALR runner against lark's own --------------------------------------------------------------
+
+def _lark_reference():
+    from lark import Lark
+
+    from matdiff import syntax
+    return Lark(syntax._grammar_text(), parser="lalr", lexer="basic", maybe_placeholders=True,
+                transformer=syntax._tree_builder())
+
+
+def _outline(node):
+    """A syntax tree as plain data: kind, span, value and children."""
+    from matdiff.syntax import Node
+    if not isinstance(node, Node):
+        return str(node)
+    value = [v if not isinstance(v, tuple) else v[0] for v in node.value] if isinstance(node.value, list) else node.value
+    return (node.kind, node.span, value, [_outline(k) for k in node.kids])
+
+
+def _run(parse, text):
+    """What a parser makes of `text`: the tree outline, or where and on what it failed."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    from matdiff import syntax
+    try:
+        return ("tree", _outline(parse(text)))
+    except (UnexpectedCharacters, syntax._BadCharacter) as e:
+        return ("bad character", getattr(e, "pos", None) if isinstance(e, syntax._BadCharacter) else e.pos_in_stream)
+    except (UnexpectedToken, syntax._UnexpectedToken) as e:
+        return ("unexpected", e.token.type, e.token.start_pos if e.token.type != "$END" else None)
+    except syntax._TooDeep as e:
+        return ("too deep", e.span)
+
+
+_REFERENCE = []
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(texts, noise))
+@example("‖x‖_F + tr(X⁻¹) - 1/2 xᵀAx")
+@example("f(x, y,)")
+@example("x  ")
+def test_table_runner_agrees_with_lark(text):
+    """matdiff runs lark's LALR tables with its own lexer and loop; on any text it must build the
+    same tree as lark's own runtime, or fail at the same token."""
+    from matdiff import syntax
+    if not _REFERENCE:
+        _REFERENCE.append(_lark_reference())
+    marked = syntax._mark_bars(text)
+    assert _run(syntax._parser().parse, marked) == _run(_REFERENCE[0].parse, marked)
