@@ -172,16 +172,32 @@ class Call(Expr):
     __slots__ = ("op", "args", "params")
 
     def __init__(self, op: "Op", args: tuple, params: tuple = (), shape: Shape | None = None):
-        object.__setattr__(self, "op", op)
-        object.__setattr__(self, "args", tuple(args))
-        object.__setattr__(self, "params", tuple(params))
+        args = args if type(args) is tuple else tuple(args)
+        params = params if type(params) is tuple else tuple(params)
         if shape is None:
             ctx = DIMS.get()
-            shapes = [a.shape for a in self.args] if ctx is STRICT else [ctx.shape(a.shape) for a in self.args]
-            shape = op.shape(ctx, *shapes, *self.params)
-        object.__setattr__(self, "shape", shape)
+            shapes = [a.shape for a in args] if ctx is STRICT else [ctx.shape(a.shape) for a in args]
+            shape = op.shape(ctx, *shapes, *params)
+        setattr = object.__setattr__
+        setattr(self, "op", op)
+        setattr(self, "args", args)
+        setattr(self, "params", params)
+        setattr(self, "shape", shape)
         # the children's hashes are stored: hashing them directly skips a Python __hash__ per child
-        object.__setattr__(self, "_hash", hash((op.name, tuple(a._hash for a in self.args), self.params)))
+        setattr(self, "_hash", hash((op.name, tuple([a._hash for a in args]), params)))
+
+    @classmethod
+    def remade(cls, node: "Call", args: tuple, params: tuple, shape: Shape) -> "Call":
+        """`node` over new args, params and shape that denote the same thing (its dims named,
+        say): no constructor, no shape rule."""
+        new = object.__new__(cls)
+        setattr = object.__setattr__
+        setattr(new, "op", node.op)
+        setattr(new, "args", args)
+        setattr(new, "params", params)
+        setattr(new, "shape", shape)
+        setattr(new, "_hash", hash((node.op.name, tuple([a._hash for a in args]), params)))
+        return new
 
     def _key(self):
         return (self.op.name, self.args, self.params)
@@ -248,7 +264,8 @@ def lift(x) -> Expr:
 
 
 def is_scalar(e: Expr) -> bool:
-    return DIMS.get().shape(e.shape).is_scalar
+    # no dim context needed: an undeclared dim is never unified with 1 (shapes.Unifier)
+    return e.shape.is_scalar
 
 
 def const_value(e: Expr) -> Any:

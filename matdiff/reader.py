@@ -75,6 +75,7 @@ class _Builder:
         self.props = _read_assumptions(assume)
         self.symbols: dict[str, Symbol] = {}
         self.first_seen: dict[str, int] = {}
+        self.dim_names: set[str] = set()      # dims the text names: eye(n), zeros(m, k)
         if style not in ("auto", "numpy", "math"):
             raise ParseError(f"unknown style {style!r}", hint='style="auto", "numpy" or "math"')
         self.numpy_style = style == "numpy" or style == "auto" and any(
@@ -343,6 +344,7 @@ class _Builder:
                 dims.append(int(a.value))
             elif a.kind == "name":
                 dims.append(a.value)
+                self.dim_names.add(a.value)
             else:
                 raise ParseError(f"a dimension of {op.name} must be a name or a positive integer",
                                  text=self.text, span=a.span, hint=f"{op.name}(n)")
@@ -427,45 +429,61 @@ class _Builder:
 
     # -- the end: name the free dims, rebuild with known shapes ----------------------------------------
     def finish(self, expr: Expr) -> Reading:
-        nodes = list(expr.walk())
-        calls_params = [d for node in nodes if isinstance(node, Call) for d in node.params]
-        order: dict = {}
-        names_in_order = sorted(self.symbols, key=lambda n: self.first_seen[n])
-        for d in [d for n in names_in_order for d in self.symbols[n].shape] + calls_params:
-            r = self.dims.find(d)
-            if type(r) is DimVar:
-                order.setdefault(r, None)
-        taken = {d for s in self.declared.values() for d in s if isinstance(d, str)}
-        taken |= {d for d in calls_params if isinstance(d, str)} | set(self.symbols)
-        pool = (n for n in itertools.chain(DIM_POOL, (f"n{i}" for i in itertools.count(1))) if n not in taken)
-        names = {r: next(pool) for r in order}
+        """Name each free dim (n, m, k, … in order of first appearance: the symbols' dims, then
+        the dims of eye(·), ones(·) and the like) and rebuild the nodes with their final shapes.
+        Normal forms and shapes were settled while reading; only the dims change, so nodes are
+        remade without their constructors."""
         find = self.dims.find
-        shapes: dict = {}
+        names: dict = {}
+        taken = {d for s in self.declared.values() for d in s if isinstance(d, str)} | set(self.symbols)
+        taken |= self.dim_names
+        pool = (n for n in itertools.chain(DIM_POOL, (f"n{i}" for i in itertools.count(1))) if n not in taken)
 
         def fin(d):
             r = find(d)
-            return names.get(r, r) if type(r) is DimVar else r
+            if type(r) is not DimVar:
+                return r
+            name = names.get(r)
+            if name is None:
+                name = names[r] = next(pool)
+            return name
+
+        shapes: dict = {}
 
         def fin_shape(s):
             out = shapes.get(s)
             if out is None:
-                out = shapes[s] = Shape(fin(s.rows), fin(s.cols))
+                out = shapes[s] = Shape(fin(s.rows), fin(s.cols)) if (type(s.rows) is DimVar or
+                                                                       type(s.cols) is DimVar) else s
             return out
 
+        names_in_order = sorted(self.symbols, key=self.first_seen.__getitem__)
+        fresh = {name: Symbol(name, fin_shape(self.symbols[name].shape), self.symbols[name].props)
+                 for name in names_in_order}
         memo: dict[int, Expr] = {}
-        for node in nodes:
-            if isinstance(node, Symbol):
-                out = Symbol(node.name, fin_shape(node.shape), node.props)
-            elif isinstance(node, Call):
-                # normal forms and shapes were settled while reading; only the dims get their names
-                out = Call(node.op, tuple(memo[id(a)] for a in node.args),
-                           tuple(fin(p) for p in node.params) if node.params else (), shape=fin_shape(node.shape))
+
+        remake = Call.remade
+        stack = [expr]
+        while stack:            # children before parents, without recursion
+            node = stack[-1]
+            if id(node) in memo:
+                stack.pop()
+                continue
+            if type(node) is Call:
+                todo = [a for a in node.args if id(a) not in memo]
+                if todo:
+                    stack += todo
+                    continue
+                memo[id(node)] = remake(node, tuple([memo[id(a)] for a in node.args]),
+                                        tuple([fin(p) for p in node.params]) if node.params else (),
+                                        fin_shape(node.shape))
+            elif type(node) is Symbol:
+                memo[id(node)] = fresh[node.name]
             else:
-                out = node
-            memo[id(node)] = out
-        final = memo[id(expr)]
-        symbols = {n: memo[id(self.symbols[n])] for n in names_in_order if id(self.symbols[n]) in memo}
-        return Reading(self.text, final, symbols, list(names.values()),
+                memo[id(node)] = node
+            stack.pop()
+        symbols = {n: fresh[n] for n in names_in_order if id(self.symbols[n]) in memo}
+        return Reading(self.text, memo[id(expr)], symbols, list(names.values()),
                        "numpy" if self.numpy_style else "math")
 
 

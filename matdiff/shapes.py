@@ -131,9 +131,9 @@ class Unifier:
         self.parent: dict[DimVar, Dim] = {}
 
     def find(self, d: Dim) -> Dim:
-        if type(d) is not DimVar:
-            return d
         parent = self.parent
+        if type(d) is not DimVar or d not in parent:
+            return d
         root = d
         while type(root) is DimVar and root in parent:
             root = parent[root]
@@ -157,9 +157,11 @@ class Unifier:
         return False
 
     def shape(self, s: Shape) -> Shape:
-        if type(s.rows) is not DimVar and type(s.cols) is not DimVar:
+        rows, cols = s
+        parent = self.parent
+        if rows not in parent and cols not in parent:   # ints and names never are
             return s
-        return Shape(self.find(s.rows), self.find(s.cols))
+        return Shape(self.find(rows), self.find(cols))
 
 
 class Strict:

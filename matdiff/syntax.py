@@ -22,7 +22,11 @@ class Node:
 
     def __init__(self, kind, span, kids=(), value=None):
         self.kind, self.span, self.kids, self.value = kind, span, list(kids), value
-        self.depth = 1 + max((k.depth for k in self.kids), default=0)
+        depth = 0
+        for k in self.kids:
+            if k.depth > depth:
+                depth = k.depth
+        self.depth = depth + 1
 
 
 def _span(x) -> tuple[int, int]:
