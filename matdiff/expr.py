@@ -5,15 +5,12 @@ constructors, so rules can be written as formulas: `A.T @ ct @ C.T`."""
 
 from __future__ import annotations
 
-import contextvars
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .errors import ShapeError
-from .shapes import SCALAR, STRICT, Shape
-
-# The dim context in force while nodes are built: STRICT, or the parser's Unifier.
-DIMS: contextvars.ContextVar = contextvars.ContextVar("matdiff_dims", default=STRICT)
+from .shapes import DIMS, SCALAR, STRICT, Shape
 
 
 class ShapeMismatch(ShapeError):
@@ -31,10 +28,16 @@ class ShapeMismatch(ShapeError):
             names = [str(args[r]) if not isinstance(r, tuple) else " @ ".join(str(a) for a in args[r[0]:r[1] + 1])
                      for r in refs]
             self.message = self.template.format(*names)
-            self.hint = self.hint_template.format(*names) if self.hint_template else None
+            self.hint = tidy_hint(self.hint_template.format(*names)) if self.hint_template else None
         except (IndexError, KeyError):
             pass
         return self
+
+
+def tidy_hint(hint: str) -> str:
+    """A suggested fix that transposes an operand already transposed says it plainly:
+    W.T.T @ x is W @ x."""
+    return re.sub(r"(?:\.T|ᵀ)\.T(?![A-Za-z0-9_])", "", hint)
 
 
 class Expr:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from . import ops  # noqa: F401  (registers the ops)
 from .errors import AssumptionError, ParseError, ShapeError, UnknownFunctionError
-from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call
-from .shapes import SCALAR, DimVar, Shape, Unifier, parse_shape
+from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call, tidy_hint
+from .shapes import SCALAR, DimVar, Shape, Unifier, dim_mul, parse_shape
 from .syntax import Node, _join, syntax_tree
 
 PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
@@ -76,6 +76,8 @@ class _Builder:
         self.symbols: dict[str, Symbol] = {}
         self.first_seen: dict[str, int] = {}
         self.dim_names: set[str] = set()      # dims the text names: eye(n), zeros(m, k)
+        self._message_names = None
+        self.dims.namer = self.name_in_message
         if style not in ("auto", "numpy", "math"):
             raise ParseError(f"unknown style {style!r}", hint='style="auto", "numpy" or "math"')
         self.numpy_style = style == "numpy" or style == "auto" and any(
@@ -415,7 +417,8 @@ class _Builder:
             if any((max(r) if isinstance(r, tuple) else r) >= len(spans) for r in refs):
                 refs = tuple(range(len(spans)))   # raised by a nested constructor: name the operands
             names = [self.describe(self.ref_span(r, spans)) for r in refs]
-            hint = m.hint_template.format(*(n if _simple(n) else f"({n})" for n in names)) if m.hint_template else None
+            hint = tidy_hint(m.hint_template.format(*(n if _simple(n) else f"({n})" for n in names))) \
+                if m.hint_template else None
             raise ShapeError(m.template.format(*names), text=self.text, span=span, hint=hint) from None
 
     @staticmethod
@@ -428,12 +431,11 @@ class _Builder:
         return self.text[span[0]:span[1]].strip()
 
     # -- the end: name the free dims, rebuild with known shapes ----------------------------------------
-    def finish(self, expr: Expr) -> Reading:
-        """Name each free dim (n, m, k, … in order of first appearance: the symbols' dims, then
-        the dims of eye(·), ones(·) and the like) and rebuild the nodes with their final shapes.
-        Normal forms and shapes were settled while reading; only the dims change, so nodes are
-        remade without their constructors."""
-        find = self.dims.find
+    def namer(self):
+        """Names for the free dims: n, m, k, … in order of first appearance (the symbols' dims,
+        then, as asked for, those of eye(·), ones(·) and the like); a product of dims is named
+        from its factors (n·k). Returns (name of a dim, the names given so far)."""
+        find, products = self.dims.find, self.dims.products
         names: dict = {}
         taken = {d for s in self.declared.values() for d in s if isinstance(d, str)} | set(self.symbols)
         taken |= self.dim_names
@@ -445,9 +447,30 @@ class _Builder:
                 return r
             name = names.get(r)
             if name is None:
-                name = names[r] = next(pool)
+                if r in products:
+                    name = names[r] = dim_mul(fin(products[r][0]), fin(products[r][1]))
+                else:
+                    name = names[r] = next(pool)
             return name
 
+        for name in sorted(self.symbols, key=self.first_seen.__getitem__):
+            fin(self.symbols[name].shape.rows)
+            fin(self.symbols[name].shape.cols)
+        return fin, names
+
+    def name_in_message(self, d: DimVar) -> str:
+        """A dim in an error raised while reading, named as `shapes` would name it."""
+        state = (len(self.symbols), len(self.dims.parent))
+        if self._message_names is None or self._message_names[0] != state:
+            self._message_names = (state, self.namer()[0])
+        return str(self._message_names[1](d))
+
+    def finish(self, expr: Expr) -> Reading:
+        """Give the free dims their names and rebuild the nodes with their final shapes. Normal
+        forms and shapes were settled while reading; only the dims change, so nodes are remade
+        without their constructors."""
+        self.dims.namer = None
+        fin, names = self.namer()
         shapes: dict = {}
 
         def fin_shape(s):
@@ -483,8 +506,8 @@ class _Builder:
                 memo[id(node)] = node
             stack.pop()
         symbols = {n: fresh[n] for n in names_in_order if id(self.symbols[n]) in memo}
-        return Reading(self.text, memo[id(expr)], symbols, list(names.values()),
-                       "numpy" if self.numpy_style else "math")
+        inferred = [n for r, n in names.items() if r not in self.dims.products]
+        return Reading(self.text, memo[id(expr)], symbols, inferred, "numpy" if self.numpy_style else "math")
 
 
 def _simple(text: str) -> bool:

@@ -4,8 +4,9 @@ inference variables (DimVar) unified through the expression, then given names n,
 
 from __future__ import annotations
 
+import contextvars
 import re
-from typing import NamedTuple, Union
+from typing import Callable, NamedTuple, Union
 
 from .errors import ShapeSpecError
 
@@ -13,8 +14,9 @@ Dim = Union[int, str, "DimVar"]
 
 
 class DimVar:
-    """An unknown dim, to be unified; identity is the object itself. The label names it in
-    messages before the dims get their final names (n_x: the length of x; r_A, c_A)."""
+    """An unknown dim, to be unified; identity is the object itself. Printed, it takes the name
+    the reader would give it (n, m, …); the label (n_x: the length of x; r_A, c_A) is for
+    debugging and for contexts without a reader."""
 
     __slots__ = ("label",)
 
@@ -22,7 +24,7 @@ class DimVar:
         self.label = label
 
     def __repr__(self) -> str:
-        return self.label
+        return DIMS.get().name(self)
 
     __str__ = __repr__
 
@@ -63,7 +65,10 @@ class Shape(NamedTuple):
         return (self.rows, self.cols)
 
     def __str__(self) -> str:
-        return "scalar" if self.is_scalar else f"{self.rows}×{self.cols}"
+        if self.is_scalar:
+            return "scalar"
+        compound = "·" in str(self.rows) or "·" in str(self.cols)
+        return f"{self.rows} × {self.cols}" if compound else f"{self.rows}×{self.cols}"
 
     def spec(self) -> str:
         """The form `--shape` accepts: `n,m`, `n` for a vector, `` for a scalar."""
@@ -129,6 +134,24 @@ class Unifier:
 
     def __init__(self) -> None:
         self.parent: dict[DimVar, Dim] = {}
+        self.products: dict[DimVar, tuple[Dim, Dim]] = {}   # rows of A ⊗ B = rows(A)·rows(B)
+        self.namer: Callable[[DimVar], str] | None = None
+
+    def name(self, d: DimVar) -> str:
+        if self.namer is not None:
+            return self.namer(d)
+        r = self.find(d)
+        return r.label if type(r) is DimVar else str(r)
+
+    def mul(self, a: Dim, b: Dim) -> Dim:
+        """The dim of a product space; while its factors are unknown, a variable that
+        remembers them, named from theirs once they are (n·k)."""
+        a, b = self.find(a), self.find(b)
+        if type(a) is not DimVar and type(b) is not DimVar or a == 1 or b == 1:
+            return dim_mul(a, b)
+        v = DimVar(f"{getattr(a, 'label', a)}·{getattr(b, 'label', b)}")
+        self.products[v] = (a, b)
+        return v
 
     def find(self, d: Dim) -> Dim:
         parent = self.parent
@@ -146,7 +169,9 @@ class Unifier:
         if a is b or (not isinstance(a, DimVar) and a == b):
             return True
         if isinstance(a, DimVar) and isinstance(b, DimVar):
-            self.parent[b] = a   # the dim seen first names the class
+            if b in self.products and a not in self.products:
+                a, b = b, a      # a product keeps its factors: n·k rather than a new name
+            self.parent[b] = a   # otherwise the dim seen first names the class
             return True
         if isinstance(a, DimVar) and b != 1:
             self.parent[a] = b
@@ -179,8 +204,19 @@ class Strict:
     def shape(s: Shape) -> Shape:
         return s
 
+    @staticmethod
+    def name(d: DimVar) -> str:
+        return d.label
+
+    @staticmethod
+    def mul(a: Dim, b: Dim) -> Dim:
+        return dim_mul(a, b)
+
 
 STRICT = Strict()
+
+# The dim context in force while nodes are built: STRICT, or the parser's Unifier.
+DIMS: contextvars.ContextVar = contextvars.ContextVar("matdiff_dims", default=STRICT)
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:

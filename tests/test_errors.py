@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
 import matdiff
 from matdiff import (AssumptionError, MatdiffError, ParseError, ShapeError, ShapeSpecError,
-                     UnknownFunctionError, parse)
+                     UnknownFunctionError, parse, read)
+from matdiff.shapes import Shape, dim_mul
 
 P, S, U = ParseError, ShapeError, UnknownFunctionError
 MN = {"A": ("m", "n"), "x": ("m",)}
@@ -226,3 +228,33 @@ def test_errors_are_matdiff_errors():
     for cls in (ParseError, UnknownFunctionError, ShapeError, ShapeSpecError, AssumptionError):
         assert issubclass(cls, matdiff.MatdiffError)
     assert issubclass(UnknownFunctionError, ParseError)
+
+
+@pytest.mark.parametrize("text, pieces", [
+    ("x @ y", ["x (n×1)", "y (m×1)"]),
+    ("A @ B @ x @ y", ["A @ B @ x (n×1)", "y (p×1)"]),
+    ("x.T @ A @ x + b @ c", ["b (", "c ("]),
+])
+def test_unknown_dims_in_messages_have_reader_names(text, pieces):
+    """A dim still unknown when the error is raised is named as `matdiff shapes` names dims
+    (n, m, k, …), never by an internal label such as n_y or r_A."""
+    err = _raise(text)
+    message = str(err)
+    for piece in pieces:
+        assert piece in message, message
+    assert not re.search(r"\b[rcn]_[A-Za-z]", message), message
+
+
+def test_hint_does_not_transpose_twice():
+    shapes = {"W": (3, 4)}
+    err = _raise("W.T @ W.T", shapes)
+    assert ".T.T" not in err.hint
+    fix = err.hint.rstrip("?")
+    assert read(fix, shapes).expr.shape == Shape(3, 3)
+
+
+def test_kronecker_dims_are_named_from_their_factors():
+    r = read("kron(A, B)")
+    a, b = r.symbols["A"].shape, r.symbols["B"].shape
+    assert r.expr.shape == Shape(dim_mul(a.rows, b.rows), dim_mul(a.cols, b.cols))
+    assert r.inferred == [a.rows, a.cols, b.rows, b.cols]

@@ -5,7 +5,7 @@ K vec(X) = vec(Xᵀ) for an m×n X. Then vec(A X B) = (Bᵀ ⊗ A) vec(X)   (Coo
 from __future__ import annotations
 
 from ..expr import call
-from ..shapes import Shape, dim_mul
+from ..shapes import Shape
 from .base import function
 
 COMMUTATION = """def _commutation(m, n):
@@ -19,7 +19,7 @@ COMMUTATION = """def _commutation(m, n):
 
 
 def _kron_shape(dims, a: Shape, b: Shape) -> Shape:
-    return Shape(dim_mul(dims.find(a.rows), dims.find(b.rows)), dim_mul(dims.find(a.cols), dims.find(b.cols)))
+    return Shape(dims.mul(a.rows, b.rows), dims.mul(a.cols, b.cols))
 
 
 # D(A ⊗ B)[V] = DA[V] ⊗ B + A ⊗ DB[V]
@@ -43,11 +43,11 @@ def _as_2d(arg, code: str, node) -> str:
         return f"{code}[None, :]"
     return code
 # linear: D vec(X)[V] = vec(V)
-function("vec", arity=1, shape=lambda dims, s: Shape(dim_mul(dims.find(s.rows), dims.find(s.cols)), 1),
+function("vec", arity=1, shape=lambda dims, s: Shape(dims.mul(s.rows, s.cols), 1),
          jvp=lambda e, ts: call("vec", ts[0]),
          numpy=lambda e, a: f'{a[0]}.reshape(-1, order="F")' if not e.args[0].shape.is_vector else a[0])
 
-function("commutation", arity=0, shape=lambda dims, m, n: Shape(dim_mul(m, n), dim_mul(m, n)),
+function("commutation", arity=0, shape=lambda dims, m, n: Shape(dims.mul(m, n), dims.mul(m, n)),
          jvp=lambda e, ts: None, text=lambda p, e: f"commutation({e.params[0]}, {e.params[1]})",
          unicode=lambda p, e: f"K({e.params[0]},{e.params[1]})", latex=lambda p, e: rf"K_{{{e.params[0]},{e.params[1]}}}",
          numpy=lambda e, a: f"_commutation({e.params[0]}, {e.params[1]})", extra={"helper": COMMUTATION})
