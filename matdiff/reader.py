@@ -484,30 +484,28 @@ class _Builder:
         fresh = {name: Symbol(name, fin_shape(self.symbols[name].shape), self.symbols[name].props)
                  for name in names_in_order}
         memo: dict[int, Expr] = {}
+        used: set[str] = set()
+        remade = Call.remade
 
-        remake = Call.remade
-        stack = [expr]
-        while stack:            # children before parents, without recursion
-            node = stack[-1]
-            if id(node) in memo:
-                stack.pop()
-                continue
-            if type(node) is Call:
-                todo = [a for a in node.args if id(a) not in memo]
-                if todo:
-                    stack += todo
-                    continue
-                memo[id(node)] = remake(node, tuple([memo[id(a)] for a in node.args]),
-                                        tuple([fin(p) for p in node.params]) if node.params else (),
-                                        fin_shape(node.shape))
-            elif type(node) is Symbol:
-                memo[id(node)] = fresh[node.name]
-            else:
-                memo[id(node)] = node
-            stack.pop()
-        symbols = {n: fresh[n] for n in names_in_order if id(self.symbols[n]) in memo}
+        def remake(node):   # recursion is bounded: reading limits nesting (syntax.MAX_DEPTH)
+            kind = type(node)
+            if kind is Symbol:
+                used.add(node.name)
+                return fresh[node.name]
+            if kind is not Call:
+                return node
+            out = memo.get(id(node))
+            if out is None:
+                args = node.args
+                new = (remake(args[0]),) if len(args) == 1 else tuple([remake(a) for a in args])
+                out = memo[id(node)] = remade(node, new, tuple([fin(p) for p in node.params]) if node.params else (),
+                                              fin_shape(node.shape))
+            return out
+
+        final = remake(expr)
+        symbols = {n: fresh[n] for n in names_in_order if n in used}
         inferred = [n for r, n in names.items() if r not in self.dims.products]
-        return Reading(self.text, memo[id(expr)], symbols, inferred, "numpy" if self.numpy_style else "math")
+        return Reading(self.text, final, symbols, inferred, "numpy" if self.numpy_style else "math")
 
 
 def _simple(text: str) -> bool:
