@@ -335,3 +335,45 @@ def test_gradient_has_the_variables_shape(text, wrt, shapes):
     for name, g in zip(d.wrt, out, strict=True):
         assert np.shape(g) == np.shape(arrays[name]), f"∇_{name} {text}: {np.shape(g)}"
         assert np.all(np.isfinite(g))
+
+
+# -- a diagonal plus a matrix: one n×n array, the diagonal added in place ---------------------------
+
+def _hessian_module(text, shapes=None, assume=None):
+    d = matdiff.derive(text, "x", shapes=shapes, assume=assume)
+    src = d.to_numpy("hessian")
+    namespace: dict = {}
+    exec(compile(src, "<hessian>", "exec"), namespace)
+    return src, namespace["hessian"]
+
+
+@pytest.mark.parametrize("text, reference", [
+    ("logsumexp(x)", lambda x, A: (lambda p: np.diag(p) - np.outer(p, p))(np.exp(x) / np.exp(x).sum())),
+    ("x.T @ A @ x + sum(exp(x))", lambda x, A: np.diag(np.exp(x)) + A + A.T),
+    ("sum(exp(x)) - 3 * x.T @ A @ x", lambda x, A: np.diag(np.exp(x)) - 3 * (A + A.T)),
+])
+def test_diagonal_plus_matrix_forms_one_array(text, reference):
+    src, hessian = _hessian_module(text, {"x": ("n",), "A": ("n", "n")})
+    body = _functions(src)["hessian"]
+    assert "np.diag(" not in body and "diag_indices_from" in body, body
+    x, A = RNG.standard_normal(5), RNG.standard_normal((5, 5))
+    kwargs = {"x": x, "A": A} if "A" in text else {"x": x}
+    np.testing.assert_allclose(hessian(**kwargs), reference(x, A), rtol=1e-12, atol=1e-12)
+
+
+def test_diagonal_added_in_place_leaves_the_inputs_alone():
+    """diag(exp(x)) + A: A is an input, so the sum is a copy of it, not A itself."""
+    src, hessian = _hessian_module("sum(exp(x)) + x.T @ A @ x / 2", {"x": ("n",), "A": ("n", "n")},
+                                   {"A": "symmetric"})
+    assert "np.array(A, dtype=float)" in src
+    x, A = RNG.standard_normal(4), RNG.standard_normal((4, 4))
+    A = A + A.T
+    before = A.copy()
+    hessian(x=x, A=A)
+    np.testing.assert_array_equal(A, before)
+
+
+def test_diagonal_added_in_place_accepts_integer_inputs():
+    src, hessian = _hessian_module("x.T @ A @ x + sum(exp(x))", {"x": ("n",), "A": ("n", "n")})
+    x, A = RNG.standard_normal(3), np.arange(9).reshape(3, 3)
+    np.testing.assert_allclose(hessian(x=x, A=A), np.diag(np.exp(x)) + A + A.T, rtol=1e-12)

@@ -77,6 +77,9 @@ class _Emitter:
     def call(self, e: Call) -> tuple[str, int]:
         name = e.op.name
         if name == "add":
+            spread = _diagonal_terms(e)
+            if spread is not None:
+                return self.add_to_diagonal(*spread), 9
             out = self.arg(e.args[0], 1)
             for t in e.args[1:]:
                 neg, body = split_negative(t)
@@ -124,6 +127,20 @@ class _Emitter:
         args = [self.code(a)[0] if plain else self.arg(a, 9) for a in e.args]
         out = template(e, args)
         return out, 9 if _is_call_code(out) else 2
+
+    def add_to_diagonal(self, rest: Expr, diagonal: list[tuple[bool, Expr]]) -> str:
+        """diag(p) − p pᵀ as one n×n array: form the rest, then add p to its diagonal in place
+        (np.diag(p) would allocate, and the sum pass over, a second n×n array). The rest is
+        copied unless it is a fresh result; float, so that integer inputs still work."""
+        fresh = isinstance(rest, Call) and rest not in self.shared and rest not in self.temps and \
+            rest.op.name in ("add", "mul", "matmul", "div", "power")
+        code = self.code(rest)[0]
+        k = self.counts["total"] = self.counts.get("total", 0) + 1
+        name = f"total{k}"    # not a temp of `rest`: its value changes below
+        self.lines.append(f"{name} = np.{'asarray' if fresh else 'array'}({code}, dtype=float)")
+        for negative, v in diagonal:
+            self.lines.append(f"{name}[np.diag_indices_from({name})] {'-' if negative else '+'}= {self.code(v)[0]}")
+        return name
 
     # -- matrix chains -------------------------------------------------------------------------------
     def chain(self, factors: list[Expr]) -> tuple[str, int]:
@@ -184,6 +201,26 @@ def _distribute_over_sum(e: Call) -> Expr | None:
                 t.shape.is_scalar for t in f.args):   # only a sum of matrices; Aᵀ(Ax − b) stays whole
             return call("add", *(call("matmul", *e.args[:i], t, *e.args[i + 1:]) for t in f.args))
     return None
+
+
+def _diagonal_terms(e: Call):
+    """A matrix sum with terms ±diag(v) (v scaled by scalars, possibly) and others: (the sum of
+    the others, [(negative, v), …]), else None."""
+    if e.shape.rows == 1 or e.shape.cols == 1:
+        return None
+    diagonal, rest = [], []
+    for t in e.args:
+        negative, body = split_negative(t)
+        if _is(body, "diag"):
+            diagonal.append((negative, body.args[0]))
+        elif _is(body, "mul") and _is(body.args[-1], "diag") and all(a.shape.is_scalar for a in body.args[:-1]):
+            scaled = Call(OPS["mul"], (*body.args[:-1], body.args[-1].args[0]), shape=body.args[-1].args[0].shape)
+            diagonal.append((negative, scaled))
+        else:
+            rest.append(t)
+    if not diagonal or not rest:
+        return None
+    return (rest[0] if len(rest) == 1 else Call(e.op, tuple(rest), shape=e.shape)), diagonal
 
 
 def _scale_smallest_factor(e: Call) -> Call | None:
