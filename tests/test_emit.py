@@ -377,3 +377,12 @@ def test_diagonal_added_in_place_accepts_integer_inputs():
     src, hessian = _hessian_module("x.T @ A @ x + sum(exp(x))", {"x": ("n",), "A": ("n", "n")})
     x, A = RNG.standard_normal(3), np.arange(9).reshape(3, 3)
     np.testing.assert_allclose(hessian(x=x, A=A), np.diag(np.exp(x)) + A + A.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text, wrt", [("sum(log(1 + exp(-y * (X @ w))))", "w"), ("sum(sigmoid(-x))", "x"),
+                                       ("sum(sigmoid(-2 * x) * y)", "x")])
+def test_sigmoid_of_a_negation_has_no_double_minus(text, wrt):
+    d = matdiff.derive(text, wrt)
+    src = d.to_numpy()
+    assert "-(-" not in src and "- -" not in src, src
+    assert d.verify().ok

@@ -123,6 +123,9 @@ class _Emitter:
         template = e.op.numpy
         if template is None:
             raise ShapeError(f"no NumPy form for {name}")
+        negated = e.op.extra.get("np_negated")
+        if negated is not None and split_negative(e.args[0])[0]:   # σ(−z): no −(−z) in the code
+            return negated.format(self.code(split_negative(e.args[0])[1])[0]), 9
         plain = _is_plain_call(e.op)
         args = [self.code(a)[0] if plain else self.arg(a, 9) for a in e.args]
         out = template(e, args)

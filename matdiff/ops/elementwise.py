@@ -27,7 +27,8 @@ elementwise("tanh", deriv=lambda x, y: 1 - y ** 2, np_code="np.tanh({0})")
 # σ(x) = exp(−log(1 + e⁻ˣ)): logaddexp never overflows, and far out on either side the
 # result keeps its relative accuracy (σ(−30) = 9.36e-14, not a rounded 1 − 1).
 elementwise("sigmoid", spellings=("σ", "expit", "special.expit"), deriv=lambda x, y: y * (1 - y),
-            np_code="np.exp(-np.logaddexp(0, -{0}))", unicode_name="σ", latex_name=r"\sigma")
+            np_code="np.exp(-np.logaddexp(0, -{0}))", unicode_name="σ", latex_name=r"\sigma",
+            extra={"np_negated": "np.exp(-np.logaddexp(0, {0}))"})   # σ(−z), from z
 elementwise("softplus", deriv=lambda x, y: call("sigmoid", x), np_code="np.logaddexp(0, {0})")
 elementwise("relu", deriv=lambda x, y: call("step", x), np_code="np.maximum({0}, 0)", domain="nonzero")
 elementwise("abs", spellings=("absolute",), deriv=lambda x, y: call("sign", x),
