@@ -16,6 +16,7 @@ from .errors import MatdiffError, ParseError, ShapeError
 from .expr import Const, Expr, Symbol, substitute
 from .simplify import simplify, zero_like
 from .reader import read
+from .shapes import parse_shape
 
 DRAWS = 3
 RTOL = 1e-6
@@ -167,7 +168,8 @@ def _judge(claimed, expected, var, symbols, f, seed, expected_text="") -> Gradie
 
 # -- programs ---------------------------------------------------------------------------------------
 
-_ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\s+[A-Za-z_][A-Za-z0-9_]*)?)\s*=(?!=)\s*(.*)$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\s+[A-Za-z_][A-Za-z0-9_]*)?)\s*([-+*/@]?)=(?!=)\s*(.*)$")
+_IMPORT = re.compile(r"^\s*(?:import\s+\w|from\s+[\w.]+\s+import\s)")
 _CLAIM = re.compile(r"^(?:grad_|grad\s+|dL_d|dloss_d|d_|d)([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -183,12 +185,13 @@ class Line:
     check: GradientCheck | None = None
     key: str = ""                      # the name inside the checker (h_1 for an h assigned again)
     partial: bool = False              # a gradient line that a later line of the same name adds to
+    augmented: str = ""                # "+" for dW += …
 
     def __post_init__(self):
         self.key = self.key or self.name
 
     def __str__(self) -> str:
-        head = f"line {self.number}: {self.name} = {self.text}    [{'does not fit' if self.error else self.shape}]"
+        head = f"line {self.number}: {self.name} {self.augmented}= {self.text}    [{'does not fit' if self.error else self.shape}]"
         if self.partial:
             return head + f"    (partial: checked through the last {self.name} line)"
         if self.check is None:
@@ -222,35 +225,45 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
                   seed: int = 0) -> ProgramCheck:
     """Read assignments `NAME = expr` (NumPy syntax, one per line, `#` comments), infer every
     line's shape, and check each `dNAME` / `grad_NAME` line against ∂loss/∂NAME."""
-    known = {n: s for n, s in (shapes or {}).items()}
+    known = {n: parse_shape(s, n) for n, s in (shapes or {}).items()}
     defs: dict[str, Expr] = {}          # forward definitions, as read (in the program's names)
     symbols: dict[str, Symbol] = {}
     lines: list[Line] = []
     for number, raw in enumerate(text.splitlines(), 1):
         body = raw.split("#", 1)[0].rstrip()
-        if not body.strip():
+        if not body.strip() or _IMPORT.match(body):
             continue
         m = _ASSIGN.match(body)
         if not m:
             raise ParseError(f"line {number}: expected an assignment NAME = expression", text=raw,
                              span=(0, len(body)), hint="one assignment per line, e.g. z1 = W1 @ x + b1")
-        target, rhs = m.group(1), m.group(2)
+        target, augmented, rhs = m.group(1), m.group(2), m.group(3)
         target = re.sub(r"^grad\s+", "grad_", target)
         if " " in target:
             raise ParseError(f"line {number}: cannot assign to {target!r}", text=raw, span=(0, len(target)))
-        start = body.index(rhs, m.start(2)) if rhs else len(body)
+        start = body.index(rhs, m.start(3)) if rhs else len(body)
         claim = _CLAIM.match(target)
         claim_of = claim.group(1) if claim and (claim.group(1) in defs or claim.group(1) in symbols) else None
+        shift, written = start, rhs.strip()
+        if augmented:   # dW += …  is  dW = dW + (…)
+            if target not in known:
+                raise ParseError(f"line {number}: {target} {augmented}= before {target} has a value", text=raw,
+                                 span=(0, len(body)), hint=f"{target} = … first")
+            rhs = f"{target} {augmented} ({rhs})"
+            shift = start - len(target) - 4
         try:
             reading = read(rhs, {**known}, assume, style="numpy")
         except MatdiffError as e:
-            span = (e.span[0] + start, e.span[1] + start) if e.span else (start, len(body))
+            span = (max(start, e.span[0] + shift), max(start, e.span[1] + shift)) if e.span else (start, len(body))
             located = type(e)(f"line {number}: {e.message}", text=raw, span=span, hint=e.hint)
             if claim_of is None or not isinstance(e, ShapeError):
                 raise located from None
             # a claim whose shapes do not fit: reported on its line; later lines go on with its
             # correct value, which has the shape of claim_of
-            lines.append(Line(number, target, rhs.strip(), None, known[claim_of], claim_of, error=located))
+            if any(ln.key == target and ln.claim_of for ln in lines):
+                _rename_earlier(target, Const(0), {}, lines, known, partial=True)
+            lines.append(Line(number, target, written, None, known[claim_of], claim_of, error=located,
+                              augmented=augmented))
             known[target] = known[claim_of]
             continue
         for n, s in reading.symbols.items():
@@ -262,7 +275,7 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
         if claim_of is not None and any(ln.key == target and ln.claim_of for ln in lines):
             # dW = …; dW = dW + …: the earlier line is a partial sum, judged only as part of the last
             e = _rename_earlier(target, e, {}, lines, known, partial=True)
-        lines.append(Line(number, target, rhs.strip(), e, e.shape, claim_of))
+        lines.append(Line(number, target, written, e, e.shape, claim_of, augmented=augmented))
         known[target] = e.shape
         if claim_of is None:
             defs[target] = e
@@ -276,7 +289,7 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
         for n in (ln.expr.symbols() if ln.expr is not None else ()):
             if assigned.get(n, 0) > ln.number:
                 raise ParseError(f"line {ln.number}: {n} is used before it is assigned (line {assigned[n]})",
-                                 text=f"{ln.name} = {ln.text}", span=(0, len(ln.name)),
+                                 text=f"{ln.name} {ln.augmented}= {ln.text}", span=(0, len(ln.name)),
                                  hint=f"move line {assigned[n]} above line {ln.number}")
     inputs = {n: s for n, s in symbols.items() if n not in defs and n not in assigned}
     order = [ln.key for ln in lines if ln.claim_of is None]

@@ -643,3 +643,45 @@ def test_cli_check_needs_claim(capsys):
     with pytest.raises(SystemExit) as e:
         main(["check", "sum((W @ x - y)**2)", "wrt", "W"])
     assert e.value.code == 2
+
+
+TIED = """\
+import numpy as np
+z = W @ x
+h = np.tanh(z)
+out = W @ h            # the same W twice: its gradient has two parts
+loss = np.sum((out - y)**2)
+dout = 2 * (out - y)
+dW = dout @ h.T
+dh = W.T @ dout
+dz = dh * (1 - h**2)
+dW += dz @ x.T
+"""
+
+
+def test_program_augmented_assignment_accumulates():
+    r = check_program(TIED, shapes={"W": ("n", "n")})
+    assert _verdicts(r) == {"dout": "correct", "dW": "correct", "dh": "correct", "dz": "correct"}
+    assert r.ok
+
+
+@pytest.mark.parametrize("wrong, verdict", [("dW += dz @ x.T", "dW -= dz @ x.T"), ("dW += dz @ x.T", "dW *= dz @ x.T")])
+def test_program_augmented_assignment_judged_as_a_whole(wrong, verdict):
+    r = check_program(TIED.replace(wrong, verdict), shapes={"W": ("n", "n")})
+    assert r.claims["dW"].verdict == "wrong"
+    assert not r.ok
+
+
+def test_program_augmented_assignment_error_points_into_its_line():
+    r = check_program(TIED.replace("dW += dz @ x.T", "dW += dz @ x"), shapes={"W": ("n", "n")})
+    c = r.claims["dW"]
+    assert c.verdict == "shape"
+    assert "line 10" in c.message
+    lines = c.message.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.strip() == "dW += dz @ x")
+    assert lines[at][lines[at + 1].index("^"):].startswith("dz @ x"), c.message
+
+
+def test_program_augmented_assignment_needs_a_value():
+    with pytest.raises(ParseError):
+        check_program("loss = sum(x)\ndx += x\n")
