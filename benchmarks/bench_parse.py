@@ -53,7 +53,7 @@ def main() -> None:
     print()
 
     fns = [lambda: matdiff.read(TEXT), lambda: python_tokenize(TEXT), lambda: ast.parse(TEXT, mode="eval")]
-    try:   # the lark stage alone (a private function: skip the line if it moves)
+    try:   # text → syntax tree alone (lark's LALR tables run by matdiff; a private function: skip the line if it moves)
         from matdiff.syntax import syntax_tree as _syntax_tree
         fns.append(lambda: _syntax_tree(TEXT))
     except ImportError:
@@ -65,8 +65,8 @@ def main() -> None:
     print(f"matdiff.read, median          {ms(parse_t)}   target < {TARGET_MS:.0f} ms: "
           f"{'met' if parse_t * 1e3 < TARGET_MS else 'NOT met'}")
     if lark_t is not None:
-        print(f"  of which lark parse         {ms(lark_t)}   ({lark_t / parse_t:.0%}; the rest builds the IR "
-              f"and checks shapes)")
+        print(f"  of which text → syntax tree {ms(lark_t)}   ({lark_t / parse_t:.0%}; the rest builds the IR, "
+              f"checks shapes and names the dims)")
     print(f"  per IR node                 {parse_t / nodes * 1e6:8.1f} µs")
     print()
     print("baselines on the same text, same process, interleaved with the measurement above:")
