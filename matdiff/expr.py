@@ -247,9 +247,12 @@ def register(op: Op) -> Op:
 
 def call(op, *args, params: tuple = ()) -> Expr:
     """Build op(args) with the op's normalizing constructor."""
-    if isinstance(op, str):
+    if op.__class__ is str:
         op = OPS[op]
-    args = tuple(a if isinstance(a, Expr) else lift(a) for a in args)
+    for a in args:
+        if not isinstance(a, Expr):
+            args = tuple(map(lift, args))
+            break
     try:
         if op.build is not None:
             return op.build(args, params)

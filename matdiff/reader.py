@@ -87,7 +87,7 @@ class _Builder:
     def build(self, node: Node) -> Expr:
         while node.kind == "group":   # parentheses: read through them without recursion
             node = node.kids[0]
-        return getattr(self, "b_" + node.kind)(node)
+        return _BUILDERS[node.kind](self, node)
 
     def b_number(self, node):
         s = node.value
@@ -157,8 +157,7 @@ class _Builder:
                     and not rhs.shape.is_scalar:
                 acc = self.apply_exprs("matmul", [(acc.T, acc_span), (rhs, kid.span)], span)   # x·y = xᵀy
             else:
-                name = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div"}.get(op, "mul")
-                acc = self.apply_exprs(name, args, span)
+                acc = self.apply_exprs(_PRODUCTS.get(op, "mul"), args, span)
             acc_span = span
         return acc
 
@@ -410,7 +409,7 @@ class _Builder:
 
     def apply_op(self, op, args: list, span) -> Expr:
         try:
-            return call(op, *(a for a, _ in args))
+            return call(op, *[a for a, _ in args])
         except ShapeMismatch as m:
             spans = [s for _, s in args]
             refs = m.refs if m.refs is not None else tuple(range(len(spans)))
@@ -506,6 +505,10 @@ class _Builder:
         symbols = {n: fresh[n] for n in names_in_order if n in used}
         inferred = [n for r, n in names.items() if r not in self.dims.products]
         return Reading(self.text, final, symbols, inferred, "numpy" if self.numpy_style else "math")
+
+
+_BUILDERS = {name[2:]: method for name, method in vars(_Builder).items() if name.startswith("b_")}
+_PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div"}   # the rest are elementwise
 
 
 def _simple(text: str) -> bool:
