@@ -410,7 +410,7 @@ def factor_terms(e: Expr):
         groups: dict[Expr, list[int]] = {}
         for i, t in enumerate(terms):
             _, rest = split_scalars(t)
-            if is_op(rest, "matmul"):
+            if is_op(rest, "matmul") and t.shape == e.shape:   # not a scalar the sum broadcasts
                 groups.setdefault(rest.args[side], []).append(i)
         for key, idx in groups.items():
             if len(idx) < 2:
@@ -424,6 +424,24 @@ def factor_terms(e: Expr):
             new = call("matmul", shared, key) if side == -1 else call("matmul", key, shared)
             return call("add", *(t for i, t in enumerate(terms) if i not in idx), new)
     return None
+
+
+def broadcast_ones(e: Expr):
+    """c·𝟙 beside a term of the sum's own shape is c, the sum broadcasting it: y + c·𝟙 = y + c.
+    Terminates: the ones node disappears."""
+    if not is_op(e, "add") or e.shape.is_scalar:
+        return None
+    out, changed = [], False
+    for t in e.args:
+        scalars, rest = split_scalars(t)
+        if is_op(rest, "ones") and rest.shape == e.shape:
+            out.append(call("mul", *scalars) if scalars else Const(1))
+            changed = True
+        else:
+            out.append(t)
+    if not changed or all(t.shape.is_scalar for t in out):
+        return None
+    return call("add", *out)
 
 
 def merge_diagonals(e: Expr):
@@ -544,8 +562,8 @@ def distribute_constant(e: Expr):
 
 def recognize_functions(e: Expr):
     """log(1 + exp(z)) = softplus(z); log(exp(z)) = z; diag(diag(x)) = x; diag(𝟙) = I;
-    diag(u vᵀ) = u ⊙ v; vec(x) = x for a column; tr(I) = n;
-    tr and sum distribute over sums (they are linear).
+    diag(u vᵀ) = u ⊙ v; vec(x) = x for a column; tr(I) = n; sum(a ⊙ b) = aᵀb for columns;
+    tr and sum distribute over sums, and they and vec let scalar factors out (linear).
     Terminates: the node count drops."""
     if is_op(e, "log"):
         x = e.args[0]
@@ -563,11 +581,19 @@ def recognize_functions(e: Expr):
         return e.args[0]
     if is_op(e, "vec") and is_op(e.args[0], "ones"):   # vec(𝟙𝟙ᵀ) = 𝟙
         return ones(e.shape)
-    if is_op(e, "vec") and is_op(e.args[0], "mul") and any(a.shape.is_scalar for a in e.args[0].args):
-        inner = e.args[0].args                          # vec(c A) = c vec(A)
+    if is_op(e, "vec", "sum", "trace") and is_op(e.args[0], "mul") \
+            and any(a.shape.is_scalar for a in e.args[0].args):
+        inner = e.args[0].args                          # vec(c A) = c vec(A), sum(−u ⊙ v) = −sum(u ⊙ v), …
         rest = [a for a in inner if not a.shape.is_scalar]
-        if len(rest) == 1:
-            return call("mul", *(a for a in inner if a.shape.is_scalar), call("vec", rest[0]))
+        if rest:
+            return call("mul", *(a for a in inner if a.shape.is_scalar),
+                        call(e.op, rest[0] if len(rest) == 1 else call("mul", *rest)))
+    if is_op(e, "sum") and is_op(e.args[0], "mul") and len(e.args[0].args) == 2 \
+            and all(a.shape.is_vector for a in e.args[0].args):
+        a, b = e.args[0].args                           # sum(a ⊙ b) = aᵀb for columns, the smaller one transposed
+        if _size(b) < _size(a):
+            a, b = b, a
+        return call("matmul", _t(a), b)
     if is_op(e, "diag") and is_op(e.args[0], "ones"):
         return eye(e.shape.rows)
     if is_op(e, "diagonal") and is_op(e.args[0], "matmul"):
@@ -584,5 +610,5 @@ def recognize_functions(e: Expr):
 
 
 RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, merge_diagonals, distribute_constant, factor_common, expand_products,
+         simplify_matmul, broadcast_ones, merge_diagonals, distribute_constant, factor_common, expand_products,
          factor_scalars, factor_terms)

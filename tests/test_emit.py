@@ -386,3 +386,14 @@ def test_sigmoid_of_a_negation_has_no_double_minus(text, wrt):
     src = d.to_numpy()
     assert "-(-" not in src and "- -" not in src, src
     assert d.verify().ok
+
+
+def test_diagonal_plus_a_broadcast_scalar_is_emitted_as_a_sum():
+    """diag(v) + c with c a scalar: there is no matrix to add the diagonal to in place."""
+    x = matdiff.parse("x", {"x": ("n",)})
+    c = matdiff.parse("c", {"c": ()})
+    expr = matdiff.expr.call("add", matdiff.expr.call("diag", x), c)
+    from matdiff.emit.numpy import compile_exprs
+    v = RNG.standard_normal(3)
+    out = compile_exprs([expr], [x, c])(x=v, c=2.0)   # one output: the array itself
+    np.testing.assert_allclose(out, np.diag(v) + 2.0)

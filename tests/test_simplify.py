@@ -38,7 +38,19 @@ EXAMPLES = [
     ("2 / 4 * x", "0.5 * x"),
     ("x ** 1", "x"),
     ("1 * (x - 0)", "x"),
+    ("y + a * ones(n)", "y + a"),
+    ("sum(-2 * x * y)", "-2 * (x.T @ y)"),
+    ("sum(exp(x) * y)", "y.T @ exp(x)"),
+    ("trace(-a * A)", "-a * trace(A)"),
+    ("(y.T @ x) * ones(n) + A @ x", "y.T @ x + A @ x"),
 ]
+
+
+def test_broadcast_scalar_is_not_factored_with_a_matrix_term():
+    """y.T @ x + A @ x: the scalar yᵀx is broadcast, so x is not a common right factor."""
+    e = matdiff.parse("(y.T @ x) * ones(n) + A @ x", SHAPES)
+    got = simplify(e)
+    _same_value(e, got)
 
 
 @pytest.mark.parametrize("text, expected", EXAMPLES)
@@ -80,8 +92,12 @@ def test_simplify_keeps_the_value(text, seed):
     e = matdiff.parse(text, SHAPES, ASSUME)
     s = simplify(e)
     assert s.shape == e.shape
+    assume("n" in {d for v in e.symbols().values() for d in v.shape})   # the size of eye(n) is read off an input
+    _same_value(e, s, seed, text)
+
+
+def _same_value(e, s, seed=0, text=""):
     syms = sorted(e.symbols().values(), key=lambda v: v.name)
-    assume("n" in {d for v in syms for d in v.shape})   # the size of eye(n) is read off an input
     rng = np.random.default_rng(seed)
     sizes = {"n": 3, "m": 4}
     values = {}
@@ -95,4 +111,4 @@ def test_simplify_keeps_the_value(text, seed):
     after = np.asarray(compile_exprs([s], syms)(**values))
     assert before.shape == after.shape or after.shape == () and before.size == 1
     np.testing.assert_allclose(after, np.broadcast_to(before, after.shape) if before.shape != after.shape else before,
-                               rtol=1e-9, atol=1e-9, err_msg=f"{text} → {s}")
+                               rtol=1e-9, atol=1e-9, err_msg=f"{text or e} → {s}")

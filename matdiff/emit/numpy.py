@@ -221,7 +221,7 @@ def _diagonal_terms(e: Call):
             diagonal.append((negative, scaled))
         else:
             rest.append(t)
-    if not diagonal or not rest:
+    if not diagonal or all(t.shape.is_scalar for t in rest):   # a broadcast scalar is no matrix to add to
         return None
     return (rest[0] if len(rest) == 1 else Call(e.op, tuple(rest), shape=e.shape)), diagonal
 
