@@ -3,7 +3,7 @@ the Jacobian J (DF[v] = J v, for a vector variable) or the Kronecker form K
 (vec DF[V] = K vec V, column-major vec, for a matrix variable). Both are read off the
 expression of DF[V] structurally, one rule per linear operation, e.g.
 
-    J(A v) = A,  J(a ⊙ v) = diag(a),  J(a · sᵀv) = a sᵀ,  J(𝟙ᵀ v) = 𝟙ᵀ
+    J(A v) = A,  J(a ⊙ v) = diag(a),  J(a · sᵀv) = a sᵀ,  J(𝟙ᵀ v) = 𝟙ᵀ,  J(diag(v) r) = diag(r)
     K(A V C) = Cᵀ ⊗ A,  K(Vᵀ) = K(m,n),  K(a ⊙ V) = diag(vec a),  K(tr V) = vec(I)ᵀ
 
 An expression outside these rules is a DerivationError, never a wrong matrix."""
@@ -82,6 +82,8 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
             r = call("matmul", *right)
             if f.shape.rows == 1 and r.shape.cols == 1:   # (left) fᵀ-row times a column: f r = rᵀ fᵀ
                 return call("matmul", *left, _t(r), jac(_t(f))) if left else _t(r) @ jac(_t(f))
+            if isinstance(f, Call) and f.op.name == "diag" and r.shape.cols == 1:   # diag(u) r = diag(r) u
+                return call("matmul", *left, call("diag", r), jac(f.args[0]))
             raise _unsupported(L, "the Jacobian")
         if op == "transpose":
             inner = L.args[0]
