@@ -176,8 +176,9 @@ def _check(args, shapes, assume, parser) -> int:
     return 0 if r.ok else 1
 
 
-def _matrices(d, what: str) -> list[tuple[str, object]]:
-    """(label, Expr) for --jacobian, --hessian or --kron, each label saying what the matrix means."""
+def _matrices(d, what: str) -> list[tuple[str, str, object]]:
+    """(key, label, Expr) for --jacobian, --hessian or --kron: the key names the matrix for a
+    program (x; x,y for a Hessian block; hvp:x), the label says what it means."""
     out = []
     if what == "jacobian":
         for name, j in d.jacobians.items():
@@ -187,19 +188,19 @@ def _matrices(d, what: str) -> list[tuple[str, object]]:
                            else "denominator layout, J = (∇f₁, …, ∇fₘ), DF[v] = Jᵀv")
             else:
                 meaning = f"Kronecker form, vec DF[V] = J vec V, column-major vec{', transposed' if d.layout == 'denominator' else ''}"
-            out.append((f"J_{name} ({meaning}; {j.shape})", j))
+            out.append((name, f"J_{name} ({meaning}; {j.shape})", j))
     elif what == "hessian":
         for (a, b), h in d.hessians.items():
             name = f"∇²_{a} f" if a == b else f"∂²f/∂{a}∂{b}"
             kron = not (d.variables[a].shape.cols == 1 and d.variables[b].shape.cols == 1)
-            out.append((f"{name} ({'Kronecker form, vec D(∇f)[V] = H vec V, column-major vec; ' if kron else ''}{h.shape})", h))
+            out.append((f"{a},{b}", f"{name} ({'Kronecker form, vec D(∇f)[V] = H vec V, column-major vec; ' if kron else ''}{h.shape})", h))
         for name, v in d.hvps.items():
-            out.append((f"D(∇_{name} f)[{', '.join(x.name for x in d.directions.values())}] (Hessian-vector product)", v))
+            out.append((f"hvp:{name}", f"D(∇_{name} f)[{', '.join(x.name for x in d.directions.values())}] (Hessian-vector product)", v))
     elif what == "kron":
         for name, k in d.krons.items():
             meaning = ("Hessian, Kronecker form: vec D(∇f)[V] = K vec V" if d.expr.shape.is_scalar
                        else "vec DF[V] = K vec V")
-            out.append((f"K_{name} ({meaning}, column-major vec; {k.shape})", k))
+            out.append((name, f"K_{name} ({meaning}, column-major vec; {k.shape})", k))
     return out
 
 
@@ -241,7 +242,8 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
                "numpy": d.to_numpy(kind) if scalar or what else None}
         if what:
             out["layout"] = d.layout
-            out[what] = {label: str(m) for label, m in mats}
+            out[what] = {key: {"expr": str(m), "shape": f"{m.shape.rows},{m.shape.cols}", "meaning": label}
+                         for key, label, m in mats}
         if report is not None:
             out["verify"] = {"ok": report.ok, "max_rel_error": report.max_rel_error,
                              "sizes": report.sizes, "seed": report.seed}
@@ -265,7 +267,7 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
         if not scalar and what is None:
             lines.append(f"note: f is {d.expr.shape}, not a scalar, so it has no gradient; "
                          "DF|X[V] above is its derivative (--jacobian, --kron for its matrix)")
-        for label, m in mats:
+        for _, label, m in mats:
             lines.append(f"{label}:\n    {show(m)}")
         if report is not None:
             lines.append(str(report))

@@ -279,3 +279,17 @@ def test_bad_shape_option_shows_the_commands_usage(capsys):
         main(["shapes", "x", "--shape", "x"])
     assert e.value.code == 2
     assert "usage: matdiff shapes" in capsys.readouterr().err
+
+
+def test_derive_json_matrices_are_keyed_by_variable(capsys):
+    code, out, err = run(capsys, "derive", "x.T @ A @ x + sum(exp(y)) * sum(x)", "wrt", "x,y", "--hessian",
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    d = matdiff.derive("x.T @ A @ x + sum(exp(y)) * sum(x)", ["x", "y"])
+    assert set(doc["hessian"]) == {f"{a},{b}" for a, b in d.hessians} | {f"hvp:{n}" for n in d.hvps}
+    for (a, b), h in d.hessians.items():
+        entry = doc["hessian"][f"{a},{b}"]
+        assert entry["expr"] == str(h)
+        assert entry["shape"] == f"{h.shape.rows},{h.shape.cols}"
+        assert "∂" in entry["meaning"] or "∇" in entry["meaning"]
