@@ -23,6 +23,7 @@ SQUARE_PROPERTIES = ("symmetric", "spd", "diagonal")
 GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta", "kappa", "lam",
                "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
 DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
+MAX_MATRIX_POWER = 64   # Xᵏ is read as the product X⋯X
 NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose", "where")
 
 
@@ -76,6 +77,8 @@ class _Builder:
         self.symbols: dict[str, Symbol] = {}
         self.first_seen: dict[str, int] = {}
         self.dim_names: set[str] = set()      # dims the text names: eye(n), zeros(m, k)
+        self.split_words: list = []           # (word, span) read as a product of letters: AXC
+        self.seen_at: list = []               # (name, span) of every symbol occurrence
         self._message_names = None
         self.dims.namer = self.name_in_message
         if style not in ("auto", "numpy", "math"):
@@ -91,13 +94,13 @@ class _Builder:
 
     def b_number(self, node):
         s = node.value
-        value = int(s) if s.isdigit() else float(s)
-        if not math.isfinite(float(value)):
-            raise ParseError(f"the number {s} is too large for float64", text=self.text, span=node.span)
-        return Const(value)
+        if not math.isfinite(float(s)):   # float() reads any length; int() would refuse 5000 digits
+            raise ParseError(f"the number {s if len(s) < 40 else s[:20] + '…'} is too large for float64",
+                             text=self.text, span=node.span)
+        return Const(int(s) if s.isdigit() and len(s) < 20 else float(s))
 
     def b_fraction(self, node):
-        num, den = (int(v) for v in node.value.split("/"))
+        num, den = (1, 2) if node.value == "½" else (int(v) for v in node.value.split("/"))
         if den == 0:
             raise ParseError("division by zero", text=self.text, span=node.span)
         return self.apply_exprs("div", [(Const(num), node.span), (Const(den), node.span)], node.span)
@@ -112,7 +115,11 @@ class _Builder:
         hi, lo = (a, b) if node.value in (">", ">=") else (b, a)
         hi_e, lo_e = self.build(hi), self.build(lo)
         zero = isinstance(lo_e, Const) and lo_e.value == 0
-        diff = hi_e if zero else self.apply_exprs("add", [(hi_e, hi.span), (call("neg", lo_e), lo.span)], node.span)
+        try:
+            diff = hi_e if zero else self.apply_exprs("add", [(hi_e, hi.span), (call("neg", lo_e), lo.span)], node.span)
+        except ShapeError as e:
+            e.message = e.message.replace("cannot add", "cannot compare", 1)
+            raise
         return self.apply_exprs("step", [(diff, node.span)], node.span)
 
     def b_neg(self, node):
@@ -149,9 +156,28 @@ class _Builder:
 
     def b_product(self, node):
         acc, acc_span = self.build(node.kids[0]), node.kids[0].span
-        for (op, _), kid in zip(node.value[1:], node.kids[1:], strict=True):
-            rhs = self.build(kid)
+        ops = [op for op, _ in node.value[1:]]
+        i = 0
+        while i < len(ops):
+            op, kid = ops[i], node.kids[i + 1]
             span = _join(node.kids[0], kid)
+            if op == "@":   # a run of @ is one product: linear in its length (A @ B @ … @ x)
+                j = i
+                while j + 1 < len(ops) and ops[j + 1] == "@":
+                    j += 1
+                factors = [(acc, acc_span)] + [(self.build(k), k.span) for k in node.kids[i + 1:j + 2]]
+                acc_span = _join(node.kids[0], node.kids[j + 1])
+                acc = self.apply_exprs("matmul", factors, acc_span)
+                i = j + 1
+                continue
+            if op == "/" and kid.kind == "juxt":   # λ/2 ‖w‖² = (λ/2)‖w‖²: the divisor is the first factor
+                first, rest = kid.kids[0], kid.kids[1:]
+                head = (acc_span[0], first.span[1])
+                quotient = self.apply_exprs("div", [(acc, acc_span), (self.divisor(first), first.span)], head)
+                acc, acc_span = self.fold_juxt([("expr", quotient, head)] + self.juxt_items(rest)), span
+                i += 1
+                continue
+            rhs = self.divisor(kid) if op == "/" else self.build(kid)
             args = [(acc, acc_span), (rhs, kid.span)]
             if op in ("·", "⋅") and acc.shape.cols == 1 and rhs.shape.cols == 1 and not acc.shape.is_scalar \
                     and not rhs.shape.is_scalar:
@@ -159,40 +185,69 @@ class _Builder:
             else:
                 acc = self.apply_exprs(_PRODUCTS.get(op, "mul"), args, span)
             acc_span = span
+            i += 1
         return acc
 
+    def divisor(self, node) -> Expr:
+        e = self.build(node)
+        if isinstance(e, Const) and e.value == 0:
+            raise ParseError("division by zero", text=self.text, span=node.span)
+        return e
+
     def b_juxt(self, node):
+        return self.fold_juxt(self.juxt_items(node.kids))
+
+    def juxt_items(self, kids) -> list:
         items = []
-        for kid in node.kids:
+        for kid in kids:
             if kid.kind == "name":
                 items += self.word(kid.value, kid.span)
             else:
                 items.append(("expr", self.build(kid), kid.span))
-        return self.fold_juxt(items)
+        return items
 
     def fold_juxt(self, items) -> Expr:
-        """Paper products: factors side by side multiply (scalars scale); a function name without
-        parentheses applies to everything on its right (log det X = log(det(X)))."""
-        acc = None
+        """Paper products. Factors side by side form one product (xᵀy z = (xᵀy)z; scalars scale).
+        A function name without parentheses applies to the factors on its right up to the next
+        function name (tr AXC = tr(AXC), det X det Y = det(X) det(Y)); one written directly
+        before another composes with it (log det X = log(det X))."""
+        done: list = []     # (expr, span) of finished factors, left to right
+        run: list = []      # (expr, span) of the factors since the last function name
+        after_fn = False    # the item just read (to the right) was a function name
         for kind, value, span in reversed(items):
-            if kind == "fn" and acc is None and len(self.text[span[0]:span[1]]) == 1:
+            if kind == "fn" and not run and not done and len(self.text[span[0]:span[1]]) == 1:
                 kind, value = "expr", self.symbol(self.text[span[0]:span[1]], span)   # log det Σ: Σ is a matrix
-            if kind == "fn":
-                if acc is None:
-                    raise ParseError(f"{value.name} needs an argument", text=self.text, span=span,
-                                     hint=f"{value.spellings[0]}(x)")
-                acc = (self.apply_op(value, [acc], (span[0], acc[1][1])), (span[0], acc[1][1]))
-            elif acc is None:
-                acc = (value, span)
+            if kind != "fn":
+                run.insert(0, (value, span))
+                after_fn = False
+                continue
+            if run:
+                arg, arg_span = self.product(run)
+                run = []
+            elif after_fn:
+                arg, arg_span = done.pop(0)
             else:
-                whole = (span[0], acc[1][1])
-                acc = (self.apply_exprs("matmul", [(value, span), acc], whole), whole)
-        return acc[0]
+                raise ParseError(f"{value.name} needs an argument", text=self.text, span=span,
+                                 hint=f"{value.spellings[0]}(x)")
+            whole = (span[0], arg_span[1])
+            done.insert(0, (self.apply_op(value, [(arg, arg_span)], whole), whole))
+            after_fn = True
+        return self.product(run + done)[0]
+
+    def product(self, factors: list) -> tuple:
+        """One product of (expr, span) factors: (expr, span)."""
+        if len(factors) == 1:
+            return factors[0]
+        whole = (factors[0][1][0], factors[-1][1][1])
+        return self.apply_exprs("matmul", factors, whole), whole
 
     def b_pow(self, node):
         return self.apply("power", node.kids, node.span)
 
     def b_caret(self, node):
+        base = node.kids[0]
+        if base.kind == "name" and base.value == "e" and "e" not in self.declared and "e" not in self.symbols:
+            return self.apply("exp", [node.kids[1]], node.span)   # e^x, e^{-x}: the exponential
         return self.on_last_letter(node, lambda base: self.caret(node, base))
 
     def caret(self, node, base):
@@ -216,6 +271,10 @@ class _Builder:
 
     def superscript(self, node, base):
         sup = node.value
+        if sup.startswith("⊙"):   # x⊙²: the elementwise power
+            k = int(sup[1:].translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
+            return self.apply_exprs("power", [(self.build(base), base.span), (Const(k), (node.span[1] - len(sup), node.span[1]))],
+                                    node.span)
         if sup == "⁻ᵀ":
             return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
         k = int(sup.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
@@ -237,16 +296,23 @@ class _Builder:
             raise ShapeError(f"{btext} is a vector ({s}); a power of a vector is ambiguous",
                              text=self.text, span=span,
                              hint=f"{btext} ** {abs(k)} for the elementwise power, or {btext}.T @ {btext} for the squared norm")
+        if abs(k) > MAX_MATRIX_POWER:
+            raise ParseError(f"{self.describe(span)}: a matrix power is written out as a product, and {abs(k)} factors "
+                             f"are more than matdiff takes ({MAX_MATRIX_POWER})", text=self.text, span=span,
+                             hint=f"{btext} ** {k} for the elementwise power")
         if k < 0:
             b = self.apply_exprs("inv", [(b, bspan)], span)
         return self.apply_exprs("matmul", [(b, bspan)] * abs(k), span) if abs(k) > 1 else b
 
     def b_norm(self, node):
-        sub = (node.value or "").strip("_{}").replace("₂", "2").replace("₁", "1")
+        sub = node.value or ""
+        power = {"²": 2, "³": 3}.get(sub[:1])       # ‖X‖²_F: the power written before the subscript
+        sub = (sub[1:] if power else sub).strip("_{}").replace("₂", "2").replace("₁", "1")
         x = self.build(node.kids[0])
         s = self.dims.shape(x.shape)
         if sub in ("", "F", "fro") or (sub == "2" and (s.cols == 1 or s.rows == 1)):
-            return self.apply_exprs("norm", [(x, node.kids[0].span)], node.span)
+            norm = self.apply_exprs("norm", [(x, node.kids[0].span)], node.span)
+            return self.apply_exprs("power", [(norm, node.span), (Const(power), node.span)], node.span) if power else norm
         what = "the spectral norm ‖X‖_2 of a matrix" if sub == "2" else f"the {sub}-norm"
         raise ParseError(f"{what} is not supported", text=self.text, span=node.span,
                          hint="use ‖X‖ or ‖X‖_F (Frobenius), or ‖x‖ (2-norm of a vector)")
@@ -259,6 +325,8 @@ class _Builder:
             return self.derivative_call(name[:-1], args, node)
         if name in NUMPY_ALIASES and name not in self.declared:
             return self.numpy_alias(name, args, node)
+        if name not in SPELLINGS and name.lower() in SPELLINGS and len(name) > 2 and name not in self.declared:
+            name = name.lower()   # ReLU(x), Log(x), Det(X), as often printed
         # a lowercase word right before "(" is meant as a function: max(x), mean(x), trce(X)
         misspelt = name not in SPELLINGS and name.islower() and len(name) > 1
         if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
@@ -369,9 +437,11 @@ class _Builder:
             return [("expr", call("ones", params=(DimVar("n_𝟙"), 1)), span)]
         if word in SPELLINGS and SPELLINGS[word].arity != 0:
             return [("fn", SPELLINGS[word], span)]
-        if not self.numpy_style and len(word) > 1 and word.lower() not in GREEK_NAMES and "_" not in word:
+        if not self.numpy_style and len(word) > 1 and word.lower() not in GREEK_NAMES and "_" not in word \
+                and not _is_word(word):
             parts = re.findall(r"[^\d]\d*", word)
             if len(parts) > 1 and "".join(parts) == word:
+                self.split_words.append((word, span))
                 out, at = [], span[0]
                 for p in parts:
                     out += self.word(p, (at, at + len(p)))
@@ -380,6 +450,7 @@ class _Builder:
         return [("expr", self.symbol(word, span), span)]
 
     def symbol(self, name: str, span) -> Symbol:
+        self.seen_at.append((name, span))
         sym = self.symbols.get(name)
         if sym is not None:
             return sym
@@ -416,9 +487,26 @@ class _Builder:
             if any((max(r) if isinstance(r, tuple) else r) >= len(spans) for r in refs):
                 refs = tuple(range(len(spans)))   # raised by a nested constructor: name the operands
             names = [self.describe(self.ref_span(r, spans)) for r in refs]
+            if len(spans) > 2 and len(refs) == 2 and isinstance(refs[0], tuple) and not isinstance(refs[1], tuple):
+                span = (spans[refs[0][1]][0], spans[refs[1]][1])   # in a long product: the two factors that clash
             hint = tidy_hint(m.hint_template.format(*(n if _simple(n) else f"({n})" for n in names))) \
                 if m.hint_template else None
+            notes = self.conventions_in((min(s[0] for s in spans), max(s[1] for s in spans)))
+            hint = "; ".join([h for h in [hint] if h] + notes) or None
             raise ShapeError(m.template.format(*names), text=self.text, span=span, hint=hint) from None
+
+    def conventions_in(self, span) -> list[str]:
+        """What a reading by convention did inside `span`, said when shapes then fail to fit: a
+        word split into one-letter symbols, a Greek letter taken for a scalar."""
+        inside = lambda s: span[0] <= s[0] and s[1] <= span[1]   # noqa: E731
+        notes = [f"{w} was read as the product {' '.join(re.findall(r'[^0-9]?[0-9]*', w)[:-1])}; "
+                 f"declare {w} (a shape for it) to keep it one name" for w, s in self.split_words
+                 if inside(s) and len(w) > 2]   # Wx, Xβ: two letters side by side are a product
+        greek = sorted({n for n, s in self.seen_at if inside(s) and n not in self.declared
+                        and self.symbols[n].shape.is_scalar})
+        notes += [f"{n} is a scalar by convention (a Greek letter); declare its shape if it is a vector "
+                  f"or a matrix" for n in greek]
+        return notes
 
     @staticmethod
     def ref_span(ref, spans):
@@ -508,10 +596,23 @@ class _Builder:
 
 
 _BUILDERS = {name[2:]: method for name, method in vars(_Builder).items() if name.startswith("b_")}
-_PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div"}   # the rest are elementwise
+_PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div", "⊗": "kron"}   # the rest are elementwise
+
+
+def _is_word(word: str) -> bool:
+    """A lowercase run of four or more letters (logits, delta, loss) is a name, not a product of
+    one-letter symbols: products on paper are short (xy, AXC) and mix cases (xᵀAx, Wx)."""
+    return len(word) >= 4 and word.isascii() and word.isalpha() and word.islower()
 
 
 def _simple(text: str) -> bool:
+    """Needs no parentheses in a hint: a name, x.T, or a text already in parentheses."""
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0:
+                return i == len(text) - 1
     return re.fullmatch(r"[\w.']+", text) is not None
 
 

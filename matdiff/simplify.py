@@ -120,6 +120,8 @@ def fold_constants(e: Expr):
         return a[0]
     if e.op.name == "div" and isinstance(a[0], Const) and isinstance(a[1], Const) and a[1].value != 0:
         q = a[0].value / a[1].value
+        if not math.isfinite(q):
+            return None
         return Const(a[0].value // a[1].value if q == int(q) and isinstance(a[0].value, int)
                      and isinstance(a[1].value, int) else q)
     if e.op.name == "power" and isinstance(a[0], Const) and isinstance(a[1], Const):

@@ -58,7 +58,10 @@ def _tree_builder():
             return self._node("fraction", _span(c[0]), value=str(c[0]))
 
         def name(self, c):
-            return self._node("name", _span(c[0]), value=str(c[0]))
+            value = str(c[0])
+            if value.endswith("}"):          # W_{1} is W_1
+                value = value.replace("_{", "_")[:-1]
+            return self._node("name", _span(c[0]), value=value)
 
         def call(self, c):
             name, args, close = c

@@ -79,6 +79,14 @@ CASES = [
     ("‖X‖_2", {"X": ("n", "m")}, P, 0, None),
     ("eye(x + 1)", None, P, 4, None),
     ("x + 1e999 * y", None, P, 4, None),
+    ("x / 0", None, P, 4, None),
+    ("x.5", None, P, 1, ".T"),
+    ("1.2.3", None, P, 3, ".T"),
+    ("A^999999999", None, P, 0, "elementwise"),
+    ("9" * 400, None, P, 0, None),
+    ("9" * 5000 + " * x", None, P, 0, None),
+    ("‖x‖_∞", None, P, 0, "‖x‖"),
+    ("x > y", {"x": (3,), "y": (4,)}, S, 0, None),
 ]
 
 
@@ -258,3 +266,26 @@ def test_kronecker_dims_are_named_from_their_factors():
     a, b = r.symbols["A"].shape, r.symbols["B"].shape
     assert r.expr.shape == Shape(dim_mul(a.rows, b.rows), dim_mul(a.cols, b.cols))
     assert r.inferred == [a.rows, a.cols, b.rows, b.cols]
+
+
+def test_hints_offer_only_what_fits():
+    err = _raise("x @ y", {"x": (3,), "y": (4,)})
+    assert "x.T @ y" not in err.hint and "x @ y.T" in err.hint
+    err = _raise("x @ A @ x")
+    assert "x.T @ A" in err.hint
+
+
+def test_comparison_of_misfits_says_compare():
+    assert "cannot compare x (3×1) and y (4×1)" in str(_raise("x > y", {"x": (3,), "y": (4,)}))
+
+
+def test_reading_conventions_are_named_when_shapes_fail():
+    """A Greek letter is a scalar by convention and a word of letters a product; when that makes
+    the shapes fail, the hint says so."""
+    assert "β is a scalar by convention" in _raise("‖y − Xβ‖²").hint
+    assert "Wxh was read as the product W x h" in _raise("softmax(Wxh)").hint
+
+
+def test_hint_does_not_double_parentheses():
+    err = _raise("(x + y) @ z", {"x": (3,), "y": (3,), "z": (4,)})
+    assert "((" not in err.hint

@@ -53,10 +53,10 @@ def expression(draw, shape=(N, 1), depth=0):
     kind = draw(st.sampled_from(kinds))
     if kind == "binary":
         op = draw(st.sampled_from(["+", "-", "*", "/"]))
-        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(draw(sub(shape)), True)}"
+        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(_nonzero(op, draw(sub(shape))), True)}"
     if kind == "scaled":
         op = draw(st.sampled_from(["*", "/", "+"]))
-        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(draw(sub((1, 1))), True)}"
+        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(_nonzero(op, draw(sub((1, 1)))), True)}"
     if kind == "matmul":
         inner = draw(st.sampled_from(DIMS))
         return f"{_paren(draw(sub((rows, inner))), True)} @ {_paren(draw(sub((inner, cols))), wrap)}"
@@ -78,6 +78,11 @@ def expression(draw, shape=(N, 1), depth=0):
     if kind == "inv":
         return f"inv({draw(sub(shape))})"
     return f"diag({draw(sub((rows, rows) if cols == 1 else (rows, 1)))})"
+
+
+def _nonzero(op: str, operand: str) -> str:
+    """A divisor that is the number 0 is an error (division by zero); divide by 2 instead."""
+    return "2" if op == "/" and operand.strip("() ") in ("0", "0.0") else operand
 
 
 texts = st.sampled_from(TARGETS).flatmap(lambda s: expression(s))

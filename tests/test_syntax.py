@@ -95,6 +95,27 @@ EQUIVALENT = [
     ("x.T A x", "x.T @ A @ x", None),
     ("ax", "a * x", {"a": ()}),
     ("tr(AXC)", "trace(A @ X @ C)", SQ),
+    # paper habits: a divisor is one factor, a function name takes the factors up to the next one
+    ("λ/2 ‖w‖²", "(λ / 2) * norm(w)**2", None),
+    ("‖Xw − y‖²/2 + λ/2 ‖w‖²", "norm(X @ w - y)**2 / 2 + (λ / 2) * norm(w)**2", None),
+    ("1/2 xᵀAx", "(1 / 2) * (x.T @ A @ x)", None),
+    ("½xᵀAx", "(1 / 2) * (x.T @ A @ x)", None),
+    ("det X det Y", "det(X) * det(Y)", None),
+    ("tr AXB tr C", "trace(A @ X @ B) * trace(C)", None),
+    ("2 log det X", "2 * logdet(X)", None),
+    ("xᵀy z", "(x.T @ y) * z", None),
+    ("x.T @ y @ z", "(x.T @ y) * z", None),
+    ("W_{1}x + b_{1}", "W_1 @ x + b_1", None),
+    ("A ⊗ B", "kron(A, B)", None),
+    ("x⊙²", "x ** 2", None),
+    ("‖X‖²_F", "norm(X) ** 2", None),
+    ("‖x‖²₂", "norm(x) ** 2", None),
+    ("e^{-x}", "exp(-x)", None),
+    ("e^x + 1", "exp(x) + 1", None),
+    ("ReLU(Wx)", "relu(W @ x)", None),
+    ("Log(x) + Det(X)", "log(x) + det(X)", None),
+    ("softmax(logits)", "softmax(logits)", {"logits": ("n",)}),
+    ("sum(delta * h)", "sum(delta * h)", {"delta": ("n",), "h": ("n",)}),
 ]
 
 
@@ -339,3 +360,23 @@ def test_exprs_are_immutable():
     e = parse("A @ B")
     with pytest.raises(AttributeError):
         e.shape = Shape(1, 1)
+
+
+@pytest.mark.parametrize("text, names", [
+    ("softmax(logits)", {"logits"}),
+    ("sum(delta * h)", {"delta", "h"}),
+    ("loss + lam * norm(w)", {"loss", "lam", "w"}),
+    ("AXC", {"A", "X", "C"}),
+    ("xᵀAx", {"x", "A"}),
+])
+def test_long_lowercase_words_are_names_on_paper(text, names):
+    """Four or more lowercase letters make a name (logits, delta); shorter or mixed-case words
+    are products of one-letter symbols (AXC, Ax)."""
+    assert set(read(text).symbols) == names
+
+
+def test_long_product_reads_in_linear_time():
+    """A @ A @ … @ x with thousands of factors is one n-ary product (it once took quadratic time)."""
+    r = read(" @ ".join(["A"] * 3000) + " @ x")
+    assert r.expr.shape == r.symbols["x"].shape
+    assert len(r.expr.args) == 3001

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..expr import DIMS, Call, Const, Symbol, call, is_scalar
 from ..shapes import Shape
 from .base import broadcast, declare, function, need_scalar
@@ -108,8 +110,9 @@ def _mul_build(args, params):
         value = 1
         for c in numbers:       # numbers multiply and lead: x * 2 * 3 = 6 * x
             value *= c.value
-        rest = [a for a in args if not isinstance(a, Const)]
-        args = ([Const(value)] if value != 1 or not rest else []) + rest
+        if math.isfinite(value):   # 1e308 * 10 stays as written rather than becoming inf
+            rest = [a for a in args if not isinstance(a, Const)]
+            args = ([Const(value)] if value != 1 or not rest else []) + rest
     return args[0] if len(args) == 1 else Call(MUL, args, shape=shape)
 
 

@@ -4,7 +4,7 @@ Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number.""
 from __future__ import annotations
 
 from ..expr import DIMS, OPS as OPS_BY_NAME, Call, Const, ShapeMismatch, call, is_scalar
-from ..shapes import SCALAR, Shape
+from ..shapes import SCALAR, DimVar, Shape
 from .arith import eye, join_factors
 from .base import declare, function, square
 
@@ -28,8 +28,9 @@ def _check_chain(dims, args) -> None:
                 left = Shape(rows, l.cols)
                 hint = None
                 if s.is_vector and l.is_vector and first == prev:
-                    hint = "{0}.T @ {1} for the inner product, {0} @ {1}.T for the outer product"
-                elif first == prev and dims.find(l.rows) == s.rows:
+                    hint = ("{0}.T @ {1} for the inner product, {0} @ {1}.T for the outer product"
+                            if _may_agree(dims, l.rows, s.rows) else "{0} @ {1}.T for the outer product?")
+                elif first == prev and _may_agree(dims, l.rows, s.rows):
                     hint = "{0}.T @ {1}?"
                 elif s.cols == l.cols:
                     hint = "{0} @ {1}.T?"
@@ -43,23 +44,39 @@ def _check_chain(dims, args) -> None:
         prev = j
 
 
+def _may_agree(dims, a, b) -> bool:
+    """Whether two dims are, or can still be made, equal: an unknown dim can be anything but 1."""
+    a, b = dims.find(a), dims.find(b)
+    if isinstance(a, DimVar) or isinstance(b, DimVar):
+        return 1 not in (a, b)
+    return a == b
+
+
 def _matmul_build(args, params):
     dims = DIMS.get()
     _check_chain(dims, args)
-    scalars, chain = [], []
-    work = list(args)
+    scalars, factors = [], []
+    work = list(reversed(args))          # a stack: flattening stays linear in the number of factors
     while work:
-        f = work.pop(0)
+        f = work.pop()
         if is_scalar(f):
             scalars.append(f)
         elif isinstance(f, Call) and f.op.name == "matmul":
-            work[:0] = f.args
+            work += reversed(f.args)
         elif isinstance(f, Call) and f.op.name == "mul" and any(is_scalar(a) for a in f.args):
             scalars += [a for a in f.args if is_scalar(a)]
             rest = [a for a in f.args if not is_scalar(a)]
-            work.insert(0, rest[0] if len(rest) == 1 else call("mul", *rest))
+            work.append(rest[0] if len(rest) == 1 else call("mul", *rest))
         else:
-            chain.append(f)
+            factors.append(f)
+    # a run whose product is 1×1 with factors after it is a scalar that scales them: xᵀy z = (xᵀy) z
+    chain = []
+    for i, f in enumerate(factors):
+        chain.append(f)
+        if len(chain) > 1 and i < len(factors) - 1 and dims.find(chain[0].shape.rows) == 1 \
+                and dims.find(f.shape.cols) == 1:
+            scalars.append(Call(MATMUL, chain, shape=SCALAR))
+            chain = []
     # the chain was checked above: its shape is the outer dims
     prod = None if not chain else chain[0] if len(chain) == 1 else Call(
         MATMUL, chain, shape=Shape(chain[0].shape.rows, chain[-1].shape.cols))
