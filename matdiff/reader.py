@@ -24,6 +24,8 @@ GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta
                "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
 DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
 MAX_MATRIX_POWER = 64   # Xᵏ is read as the product X⋯X
+NUMPY_MARKS = ("@", "**", ".T", "np.", "numpy.")
+PAPER_MARKS = ("ᵀ", "⁻", "²", "³", "‖", "σ", "⊙", "∘", "⊗", "𝟙", "½", "−")
 NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose", "where")
 
 
@@ -83,8 +85,10 @@ class _Builder:
         self.dims.namer = self.name_in_message
         if style not in ("auto", "numpy", "math"):
             raise ParseError(f"unknown style {style!r}", hint='style="auto", "numpy" or "math"')
-        self.numpy_style = style == "numpy" or style == "auto" and any(
-            t in text for t in ("@", "**", ".T", "np.", "numpy."))
+        # auto: NumPy notation (words are names) when the text has its marks and none of paper's;
+        # a text that mixes them (xᵀAx + x.T @ b) is read as paper, where Ax is a product
+        self.numpy_style = style == "numpy" or style == "auto" and any(t in text for t in NUMPY_MARKS) \
+            and not any(t in text for t in PAPER_MARKS)
 
     # -- dispatch --------------------------------------------------------------------------------
     def build(self, node: Node) -> Expr:
