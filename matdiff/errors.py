@@ -47,7 +47,7 @@ def caret_lines(text: str, span: tuple[int, int]) -> list[str]:
         line_end = len(text)
     line = text[line_start:line_end]
     end = max(start + 1, min(end, line_end))
-    shown = "".join(c if c.isprintable() else "?" for c in line)
+    shown = "".join(c if c.isprintable() else " " if c.isspace() else "?" for c in line)   # one column each
     return ["  " + shown, "  " + " " * (start - line_start) + "^" * (end - start)]
 
 

@@ -427,7 +427,7 @@ class _Builder:
 
     # -- names -------------------------------------------------------------------------------------
     def splits(self, word: str) -> bool:
-        return len(self.word(word, (0, len(word)))) > 1 if not self.numpy_style else False
+        return self.parts(word) is not None
 
     def word(self, word: str, span) -> list:
         """What a name means: a declared or known symbol, a function, I, or (paper style) a
@@ -441,17 +441,24 @@ class _Builder:
             return [("expr", call("ones", params=(DimVar("n_𝟙"), 1)), span)]
         if word in SPELLINGS and SPELLINGS[word].arity != 0:
             return [("fn", SPELLINGS[word], span)]
-        if not self.numpy_style and len(word) > 1 and word.lower() not in GREEK_NAMES and "_" not in word \
-                and not _is_word(word):
-            parts = re.findall(r"[^\d]\d*", word)
-            if len(parts) > 1 and "".join(parts) == word:
-                self.split_words.append((word, span))
-                out, at = [], span[0]
-                for p in parts:
-                    out += self.word(p, (at, at + len(p)))
-                    at += len(p)
-                return out
+        parts = self.parts(word)
+        if parts is not None:
+            self.split_words.append((word, span))
+            out, at = [], span[0]
+            for p in parts:
+                out += self.word(p, (at, at + len(p)))
+                at += len(p)
+            return out
         return [("expr", self.symbol(word, span), span)]
+
+    def parts(self, word: str) -> list[str] | None:
+        """The one-letter symbols (each with its digits) an undeclared word stands for in paper
+        style, or None when it is one name."""
+        if self.numpy_style or len(word) < 2 or word in self.declared or word in self.symbols \
+                or word in SPELLINGS or word.lower() in GREEK_NAMES or "_" in word or _is_word(word):
+            return None
+        parts = re.findall(r"[^\d]\d*", word)
+        return parts if len(parts) > 1 and "".join(parts) == word else None
 
     def symbol(self, name: str, span) -> Symbol:
         self.seen_at.append((name, span))

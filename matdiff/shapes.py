@@ -219,6 +219,15 @@ STRICT = Strict()
 DIMS: contextvars.ContextVar = contextvars.ContextVar("matdiff_dims", default=STRICT)
 
 
+def may_agree(dims, a: Dim, b: Dim) -> bool:
+    """Whether two dims are, or could still be made, equal, without unifying them (for hints):
+    an unknown dim can become anything but 1."""
+    a, b = dims.find(a), dims.find(b)
+    if isinstance(a, DimVar) or isinstance(b, DimVar):
+        return 1 not in (a, b)
+    return a == b
+
+
 def dim_mul(a: Dim, b: Dim) -> Dim:
     """The dim of a product space (rows of kron(A, B), length of vec(X)): numbers multiply,
     names join in sorted order (m·n), so equal products compare equal."""

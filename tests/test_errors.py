@@ -113,7 +113,7 @@ def test_error_class_and_caret(text, shapes, cls, column, hint):
     assert 0 <= err.span[0] <= err.span[1] <= len(text) + 1
     message = str(err)
     assert _caret_column(message) == column, message
-    shown = "".join(c if c.isprintable() else "?" for c in text)
+    shown = "".join(c if c.isprintable() else " " if c.isspace() else "?" for c in text)
     assert "  " + shown in message.splitlines()
     if hint is not None:
         assert err.hint is not None and hint in err.hint, err.hint

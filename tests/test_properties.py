@@ -82,7 +82,7 @@ def expression(draw, shape=(N, 1), depth=0):
 
 def _nonzero(op: str, operand: str) -> str:
     """A divisor that is the number 0 is an error (division by zero); divide by 2 instead."""
-    return "2" if op == "/" and operand.strip("() ") in ("0", "0.0") else operand
+    return "2" if op == "/" and operand.replace("-", "").strip("() ") in ("0", "0.0") else operand
 
 
 texts = st.sampled_from(TARGETS).flatmap(lambda s: expression(s))

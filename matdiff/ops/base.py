@@ -5,7 +5,7 @@ helpers keep each op's declaration to a few lines. Shape rules take the dim cont
 from __future__ import annotations
 
 from ..expr import Op, ShapeMismatch, call, register
-from ..shapes import SCALAR, Shape
+from ..shapes import SCALAR, Shape, may_agree
 
 LATEX_NAMES = {"trace": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "exp": r"\exp",
                "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh", "sigmoid": r"\sigma"}
@@ -91,7 +91,7 @@ def broadcast(verb: str):
             if not (dims.same(out.rows, s.rows) and dims.same(out.cols, s.cols)):
                 o, t = dims.shape(out), dims.shape(s)
                 hint = None
-                if verb == "multiply elementwise" and dims.same(o.cols, t.rows):
+                if verb == "multiply elementwise" and may_agree(dims, o.cols, t.rows):
                     hint = "use @ for the matrix product"
                 elif o.rows == t.cols and o.cols == t.rows:
                     hint = f"transpose one side: {{{i}}}.T?"

@@ -4,7 +4,7 @@ Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number.""
 from __future__ import annotations
 
 from ..expr import DIMS, OPS as OPS_BY_NAME, Call, Const, ShapeMismatch, call, is_scalar
-from ..shapes import SCALAR, DimVar, Shape
+from ..shapes import SCALAR, Shape, may_agree
 from .arith import eye, join_factors
 from .base import declare, function, square
 
@@ -29,8 +29,8 @@ def _check_chain(dims, args) -> None:
                 hint = None
                 if s.is_vector and l.is_vector and first == prev:
                     hint = ("{0}.T @ {1} for the inner product, {0} @ {1}.T for the outer product"
-                            if _may_agree(dims, l.rows, s.rows) else "{0} @ {1}.T for the outer product?")
-                elif first == prev and _may_agree(dims, l.rows, s.rows):
+                            if may_agree(dims, l.rows, s.rows) else "{0} @ {1}.T for the outer product?")
+                elif first == prev and may_agree(dims, l.rows, s.rows):
                     hint = "{0}.T @ {1}?"
                 elif s.cols == l.cols:
                     hint = "{0} @ {1}.T?"
@@ -42,14 +42,6 @@ def _check_chain(dims, args) -> None:
         else:
             first = j
         prev = j
-
-
-def _may_agree(dims, a, b) -> bool:
-    """Whether two dims are, or can still be made, equal: an unknown dim can be anything but 1."""
-    a, b = dims.find(a), dims.find(b)
-    if isinstance(a, DimVar) or isinstance(b, DimVar):
-        return 1 not in (a, b)
-    return a == b
 
 
 def _matmul_build(args, params):
