@@ -111,7 +111,7 @@ class _Builder:
 
     def b_name(self, node):
         items = self.word(node.value, node.span)
-        return self.fold_juxt(items)
+        return items[0][1] if len(items) == 1 and items[0][0] == "expr" else self.fold_juxt(items)
 
     def b_compare(self, node):
         """a > b is the 0/1 mask step(a − b) (a < b: step(b − a)); equality has measure zero."""
