@@ -164,28 +164,42 @@ def _scaled_printer(hadamard: str, minus: str, sep: str):
                 parts.append(s)
         if len(rest) == 1:
             return join_factors(p, parts + rest, sep or " ")
-        return join_factors(p, parts, sep or " ") + body
+        return join_factors(p, parts, sep or " ", then=body)
     return pr
 
 
-def join_factors(p, factors: list, sep: str) -> str:
+def join_factors(p, factors: list, sep: str, then: str = "") -> str:
     """Factors side by side (2Ax, xᵀAx), with `sep` where a name longer than one letter or a
-    function name would run into its neighbour (α sum(y), lam w, W1 x, 2 3). `factors` holds
-    Exprs, or str for a sign. LaTeX always separates (spacing is LaTeX's business there)."""
+    function name would run into its neighbour (α sum(y), lam w, W1 x, 2 3), or where the reader
+    would take the two for one word or one call (p.runs_on). `factors` holds Exprs, or str for a
+    sign; `then` is printed text that follows. LaTeX always separates (spacing is LaTeX's business
+    there)."""
     out, prev = "", None
-    for f in factors:
+    for i, f in enumerate(factors):
         if isinstance(f, str):
             out += f
             prev = None
             continue
-        product = isinstance(f, Call) and f.op.name == "matmul"
+        product = isinstance(f, Call) and f.op.name in ("matmul", "ones")   # 𝟙𝟙ᵀ is a product too
         text = p.arg(f, 2 if product else 3)
+        if p.style == "unicode" and isinstance(f, Call) and f.op.extra.get("paper_prefix") \
+                and (i < len(factors) - 1 or then):
+            text = f"({text})"     # log det A applies to all the factors on its right: (log det A) a
         if prev is not None:
             right, left = edge(prev, -1, p), edge(f, 0, p)
-            if p.style == "latex" or left == 0 or (right > 1 or left > 1) and right != 0:
+            if p.style == "latex" or left == 0 or (right > 1 or left > 1) and right != 0 \
+                    or _scalar_product(prev) or p.runs_on(out, text):
                 out += sep
         out, prev = out + text, f
+    if then:
+        out += (sep if p.style == "latex" or _scalar_product(prev) or p.runs_on(out, then) else "") + then
     return out
+
+
+def _scalar_product(e) -> bool:
+    """xᵀy z: a scalar product stands apart from what it scales (xᵀyz reads the same, but in
+    yᵀyCᵀ and yᵀy(u ⊙ v) the reader would multiply y by Cᵀ, or by the bracket, first)."""
+    return isinstance(e, Call) and e.op.name == "matmul" and e.shape.is_scalar
 
 
 def edge(e, side: int, p) -> int:
@@ -231,12 +245,13 @@ def _div_transpose(e, i, ct):
     return _broadcast_ct(e.args[0], e, ct / e.args[1])
 
 
-def _div_text(sym: str):
-    return lambda p, e: f"{p.arg(e.args[0], 2)} {sym} {p.arg(e.args[1], 3)}"
+def _div_text(sym: str, divisor: int = 3):
+    return lambda p, e: f"{p.arg(e.args[0], 2)} {sym} {p.arg(e.args[1], divisor)}"
 
 
 declare("div", shape=broadcast("divide elementwise"), arity=2, jvp=_div_jvp, linear=(0,),
-        transpose=_div_transpose, text=_div_text("/"), unicode=_div_text("/"),
+        transpose=_div_transpose, text=_div_text("/"),
+        unicode=_div_text("/", 4),   # on paper the divisor is one factor: a / (log det A)
         latex=lambda p, e: rf"\frac{{{p(e.args[0])}}}{{{p(e.args[1])}}}",
         numpy=lambda e, a: f"{a[0]} / {a[1]}", prec=2, domain=("any", "nonzero"))
 
@@ -311,6 +326,7 @@ function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
          numpy=lambda e, a: f"np.zeros({_np_dims(e)})")
 function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
          text=_dims_text("ones"), unicode=lambda p, e: "𝟙" if e.shape.is_vector else "𝟙𝟙ᵀ",
+         extra={"paper_prec": lambda p, e: 9 if e.shape.is_vector else 2},   # 𝟙𝟙ᵀ is a product
          latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}\mathbf{1}^\top",
          numpy=lambda e, a: f"np.ones({_np_dims(e)})")
 

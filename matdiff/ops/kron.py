@@ -28,7 +28,9 @@ function("kron", arity=2, shape=_kron_shape,
                                 + ([call("kron", e.args[0], ts[1])] if ts[1] is not None else [])),
          unicode=lambda p, e: f"{p.arg(e.args[0], 3)} ⊗ {p.arg(e.args[1], 3)}",
          latex=lambda p, e: rf"{p.arg(e.args[0], 3)} \otimes {p.arg(e.args[1], 3)}",
-         text=lambda p, e: f"kron({p(e.args[0])}, {p(e.args[1])})", extra={"paper_prec": 2},
+         text=lambda p, e: f"kron({p(e.args[0])}, {p(e.args[1])})",
+         # on paper between + and the products: (A ⊗ B)C, and −(a ⊗ B), since −a ⊗ B is (−a) ⊗ B
+         extra={"paper_prec": 1.5},
          numpy=lambda e, a: f"np.kron({_as_2d(e.args[0], a[0], e)}, {_as_2d(e.args[1], a[1], e)})")
 
 

@@ -3,6 +3,7 @@ Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number.""
 
 from __future__ import annotations
 
+from ..emit.pretty import closed_group
 from ..expr import DIMS, OPS as OPS_BY_NAME, Call, Const, ShapeMismatch, call, is_scalar
 from ..shapes import SCALAR, Shape, may_agree
 from .arith import eye, join_factors
@@ -178,14 +179,16 @@ function("det", spellings=("linalg.det",), arity=1, build=_scalar_case("det", la
 def _logdet_unicode(p, e):
     a = e.args[0]
     s = p.arg(a, 9)
-    return f"log det {s}" if not s.startswith("(") else f"log det{s}"
+    return f"log det{s}" if closed_group(s) else f"log det {s}"   # det(AB)ᵀ would be det(AB), transposed
 
 
 # D(log det X)[V] = tr(X⁻¹ V)   (Cookbook 57, for det X > 0)
 function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCALAR),
          build=_scalar_case("logdet", lambda a: call("log", a)),
          jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("posdet",),
-         unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]")
+         unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]",
+         # unbracketed on paper, log det applies to every factor on its right: (log det A)², (log det A) a
+         extra={"paper_prec": lambda p, e: 3 if p.style == "unicode" else 9, "paper_prefix": True})
 
 
 # -- trace -----------------------------------------------------------------------------------

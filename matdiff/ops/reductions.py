@@ -17,7 +17,10 @@ function("sum", spellings=("Σ",), arity=1, shape=lambda dims, s: SCALAR,
 def _norm_unicode(sub: str):
     def pr(p, e):
         a = e.args[0]
-        return f"‖{p(a)}‖" + (sub if not (a.shape.is_vector or a.shape.is_row or a.shape.is_scalar) else "")
+        inner = p(a)
+        if "‖" in inner:        # ‖a‖y‖x‖ would close at the second bar
+            return f"norm({inner})"
+        return f"‖{inner}‖" + (sub if not (a.shape.is_vector or a.shape.is_row or a.shape.is_scalar) else "")
     return pr
 
 
