@@ -133,23 +133,36 @@ class _Builder:
         return self.on_last_letter(node, lambda base: self.apply("transpose", [base], node.span))
 
     def on_last_letter(self, node, apply):
-        """In paper style a postfix binds to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹.
+        """In paper style postfixes bind to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹.
         A 1 transposed is the vector of ones (1ᵀx = sum(x)), and a function letter with a postfix
-        is a symbol (Σ⁻¹ is the inverse of a matrix Σ)."""
+        is a symbol (Σ⁻¹ is the inverse of a matrix Σ; I, the identity, stays the identity)."""
         base = node.kids[0]
         if base.kind == "number" and base.value == "1" and node.kind == "transpose":
             return call("ones", params=(DimVar("n_1"), 1)).T
         if base.kind == "name" and base.value in SPELLINGS and len(base.value) == 1 \
-                and base.value not in self.declared:
+                and SPELLINGS[base.value].arity != 0 and base.value not in self.declared:
             self.symbol(base.value, base.span)
-        if base.kind == "name":
-            items = self.word(base.value, base.span)
-            if len(items) > 1 and items[-1][0] == "expr":
-                *head, (_, _, span) = items
-                last = Node("name", span, value=base.value[span[0] - base.span[0]:])
-                post = Node(node.kind, (span[0], node.span[1]), [last] + node.kids[1:], node.value)
-                return self.fold_juxt(head + [("expr", self.build(post), post.span)])
-        return apply(base)
+        items = self.postfix_items(node)
+        return self.fold_juxt(items) if items is not None else apply(base)
+
+    def postfix_items(self, node) -> list | None:
+        """A word that splits, under postfixes that all bind to its last letter (Axᵀᵀ = A xᵀᵀ), as
+        the items of a juxtaposition, so that it joins the factors around it (yᵀyCᵀ = (yᵀy) Cᵀ);
+        None for anything else."""
+        chain, base = [], node
+        while base.kind in _POSTFIXES:
+            chain.append(base)
+            base = base.kids[0]
+        if base.kind != "name" or self.parts(base.value) is None:
+            return None
+        items = self.word(base.value, base.span)
+        if items[-1][0] != "expr":
+            return None
+        *head, (_, _, span) = items
+        post = Node("name", span, value=base.value[span[0] - base.span[0]:])
+        for outer in reversed(chain):
+            post = Node(outer.kind, (span[0], outer.span[1]), [post] + outer.kids[1:], outer.value)
+        return head + [("expr", self.build(post), post.span)]
 
     def b_sum(self, node):
         terms = [(self.build(node.kids[0]), node.kids[0].span)]
@@ -202,10 +215,16 @@ class _Builder:
         return self.fold_juxt(self.juxt_items(node.kids))
 
     def juxt_items(self, kids) -> list:
+        """The factors of a juxtaposition; words that split join the run letter by letter (a word
+        under a postfix, or before a bracket: xᵀx(y + z) = (xᵀx)(y + z))."""
         items = []
         for kid in kids:
             if kid.kind == "name":
                 items += self.word(kid.value, kid.span)
+            elif kid.kind in _POSTFIXES and (spliced := self.postfix_items(kid)) is not None:
+                items += spliced
+            elif kid.kind == "call" and (spliced := self.call_items(kid)) is not None:
+                items += spliced
             else:
                 items.append(("expr", self.build(kid), kid.span))
         return items
@@ -321,25 +340,38 @@ class _Builder:
         raise ParseError(f"{what} is not supported", text=self.text, span=node.span,
                          hint="use ‖X‖ or ‖X‖_F (Frobenius), or ‖x‖ (2-norm of a vector)")
 
+    def call_name(self, node) -> str:
+        name = re.sub(r"^(?:np|numpy|scipy)\.", "", node.value)
+        if name not in SPELLINGS and name.lower() in SPELLINGS and len(name) > 2 and name not in self.declared:
+            name = name.lower()   # ReLU(x), Log(x), Det(X), as often printed
+        return name
+
+    def call_items(self, node) -> list | None:
+        """A name before a bracket that is a factor, not a function: A(B + C), I(A), Wx(…); as
+        the items of a juxtaposition (the name's letters, then the bracket), else None."""
+        name, raw = self.call_name(node), node.value
+        if name.endswith("'") or name in NUMPY_ALIASES and name not in self.declared:
+            return None
+        # a lowercase word right before "(" is meant as a function: max(x), mean(x), trce(X)
+        misspelt = name not in SPELLINGS and name.islower() and len(name) > 1
+        if not (name in self.declared or name in self.symbols or name == "I" or name not in SPELLINGS
+                and not misspelt and (len(name) == 1 or name[0].isupper() or self.splits(name))):
+            return None
+        if len(node.kids) != 1:
+            raise ParseError(f"{name} is not a function", text=self.text, span=node.span)
+        bracket = (node.span[0] + len(raw), node.span[1])
+        return self.word(name, (node.span[0], node.span[0] + len(raw))) + \
+            [("expr", self.build(node.kids[0]), bracket)]
+
     def b_call(self, node):
-        raw = node.value
-        name = re.sub(r"^(?:np|numpy|scipy)\.", "", raw)
-        args = node.kids
+        items = self.call_items(node)
+        if items is not None:
+            return self.fold_juxt(items)
+        raw, name, args = node.value, self.call_name(node), node.kids
         if name.endswith("'"):
             return self.derivative_call(name[:-1], args, node)
         if name in NUMPY_ALIASES and name not in self.declared:
             return self.numpy_alias(name, args, node)
-        if name not in SPELLINGS and name.lower() in SPELLINGS and len(name) > 2 and name not in self.declared:
-            name = name.lower()   # ReLU(x), Log(x), Det(X), as often printed
-        # a lowercase word right before "(" is meant as a function: max(x), mean(x), trce(X)
-        misspelt = name not in SPELLINGS and name.islower() and len(name) > 1
-        if name in self.declared or name in self.symbols or name not in SPELLINGS and not misspelt and (
-                len(name) == 1 or name[0].isupper() or self.splits(name)):
-            group = Node("group", (node.span[0] + len(raw), node.span[1]), args[:1])
-            if len(args) != 1:
-                raise ParseError(f"{name} is not a function", text=self.text, span=node.span)
-            return self.fold_juxt(self.word(name, (node.span[0], node.span[0] + len(raw)))
-                                  + [("expr", self.build(group.kids[0]), group.span)])
         op = SPELLINGS.get(name)
         if op is None:
             close = difflib.get_close_matches(name, [s for s in SPELLINGS if s.isidentifier()], n=3, cutoff=0.6)
@@ -606,6 +638,7 @@ class _Builder:
         return Reading(self.text, final, symbols, inferred, "numpy" if self.numpy_style else "math")
 
 
+_POSTFIXES = ("transpose", "superscript", "caret")
 _BUILDERS = {name[2:]: method for name, method in vars(_Builder).items() if name.startswith("b_")}
 _PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div", "⊗": "kron"}   # the rest are elementwise
 

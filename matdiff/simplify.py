@@ -198,7 +198,9 @@ def collect_factors(e: Expr):
             add(f.args[0], k)
             add(f.args[1], -k)
         elif is_op(f, "power") and isinstance(f.args[1], Const) and (
-                k == 1 or (isinstance(f.args[1].value, int) and isinstance(k, int))):
+                isinstance(f.args[1].value, int) and isinstance(k, int)
+                or k == 1 and not isinstance(f.args[0], Const) and not is_op(f.args[0], "mul", "div")):
+            # a fractional power does not split a product: (−a)^½ is not (−1)^½ a^½ over the reals
             add(f.args[0], f.args[1].value * k)
         elif is_op(f, "ones") and k > 0:
             onesf.append(f)

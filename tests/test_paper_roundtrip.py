@@ -136,13 +136,9 @@ def _sizeless(e) -> str:
 
 
 def unreadable(e) -> bool:
-    """What the reader cannot read yet (see the xfail tests at the end): a postfixed I (Iᵀ, I⁻¹,
-    I⊙², taken for a symbol named I) and an elementwise power with any exponent (x^⊙(0.5)); and
-    by design, a division by a written 0."""
+    """What the reader cannot read yet (see the xfail test at the end): an elementwise power with
+    any exponent (x^⊙(0.5)); and by design, a division by a written 0."""
     for n in e.walk():
-        if _is(n, "transpose") or _is(n, "inv") or _is(n, "power"):
-            if _is(n.args[0], "eye"):
-                return True
         if _is(n, "power") and not n.shape.is_scalar and not (
                 isinstance(n.args[1], Const) and isinstance(n.args[1].value, int)):
             return True
@@ -276,9 +272,8 @@ def test_overflowing_product_reads_back_to_its_value():
     assert again == e or isinstance(again, Const) and again.value == math.inf
 
 
-# -- known gaps of the reader: these fail until the reader changes (strict, so a fix is noticed) ---------
+# -- the identity under postfixes, and a known gap of the reader (strict: a fix is noticed) ---------------
 
-@pytest.mark.xfail(strict=True, reason="reader: a postfixed I (Iᵀ, I⁻¹, I⊙²) is read as a symbol named I")
 @pytest.mark.parametrize("text", ["eye(n).T @ x", "inv(eye(n)) @ x", "eye(n) ** 2 @ x"])
 def test_identity_with_postfix(text):
     reads_back(parse(text, SHAPES))

@@ -3,6 +3,8 @@ Rules cite the Matrix Cookbook (Petersen & Pedersen, 2012) by equation number.""
 
 from __future__ import annotations
 
+import math
+
 from ..emit.pretty import closed_group
 from ..expr import DIMS, OPS as OPS_BY_NAME, Call, Const, ShapeMismatch, call, is_scalar
 from ..shapes import SCALAR, Shape, may_agree
@@ -74,10 +76,10 @@ def _matmul_build(args, params):
     prod = None if not chain else chain[0] if len(chain) == 1 else Call(
         MATMUL, chain, shape=Shape(chain[0].shape.rows, chain[-1].shape.cols))
     numbers = [s for s in scalars if isinstance(s, Const)]
-    if len(numbers) > 1:   # (−A)(−x) = Ax: the numbers pulled out multiply
-        value = 1
-        for c in numbers:
-            value *= c.value
+    value = 1
+    for c in numbers:
+        value *= c.value
+    if len(numbers) > 1 and math.isfinite(value):   # (−A)(−x) = Ax: the numbers pulled out multiply
         scalars = [Const(value)] + [s for s in scalars if not isinstance(s, Const)]
         if value == 1 and len(scalars) > 1 or (value == 1 and prod is not None):
             scalars = scalars[1:]
