@@ -397,3 +397,13 @@ def test_diagonal_plus_a_broadcast_scalar_is_emitted_as_a_sum():
     v = RNG.standard_normal(3)
     out = compile_exprs([expr], [x, c])(x=v, c=2.0)   # one output: the array itself
     np.testing.assert_allclose(out, np.diag(v) + 2.0)
+
+
+def test_non_finite_constants_are_numpy_names():
+    """1e308 * 10 * x, folded to ∞ · x by simplification, runs as np.inf * x."""
+    from matdiff.emit.numpy import compile_exprs
+    from matdiff.expr import Const, call
+    x = matdiff.parse("x", {"x": ("n",)})
+    values = compile_exprs([call("mul", Const(float("inf")), x), call("mul", Const(float("-inf")), x)], [x])
+    a, b = values(x=np.ones(2))
+    assert np.all(a == np.inf) and np.all(b == -np.inf)

@@ -6,6 +6,7 @@ so the code never takes .T of a 1-D array. Helpers (stable logsumexp, softmax) a
 from __future__ import annotations
 
 import keyword
+import math
 import re
 
 from ..errors import ShapeError
@@ -63,7 +64,8 @@ class _Emitter:
             return py_name(e.name), 9
         if isinstance(e, Const):
             v = e.value
-            s = str(v) if isinstance(v, int) else repr(float(v))
+            s = str(v) if isinstance(v, int) else repr(float(v)) if math.isfinite(v) else \
+                "np.nan" if math.isnan(v) else "np.inf" if v > 0 else "-np.inf"
             return s, 3 if v < 0 else 9
         code, prec = self.call(e)
         if e in self.shared:
