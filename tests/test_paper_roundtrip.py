@@ -136,12 +136,8 @@ def _sizeless(e) -> str:
 
 
 def unreadable(e) -> bool:
-    """What the reader cannot read yet (see the xfail test at the end): an elementwise power with
-    any exponent (x^⊙(0.5)); and by design, a division by a written 0."""
+    """What the reader refuses by design: a division by a written 0."""
     for n in e.walk():
-        if _is(n, "power") and not n.shape.is_scalar and not (
-                isinstance(n.args[1], Const) and isinstance(n.args[1].value, int)):
-            return True
         if _is(n, "div") and n.args[1] == Const(0):
             return True
     return False
@@ -272,14 +268,13 @@ def test_overflowing_product_reads_back_to_its_value():
     assert again == e or isinstance(again, Const) and again.value == math.inf
 
 
-# -- the identity under postfixes, and a known gap of the reader (strict: a fix is noticed) ---------------
+# -- the identity under postfixes, elementwise powers with any exponent --------------------------------
 
 @pytest.mark.parametrize("text", ["eye(n).T @ x", "inv(eye(n)) @ x", "eye(n) ** 2 @ x"])
 def test_identity_with_postfix(text):
     reads_back(parse(text, SHAPES))
 
 
-@pytest.mark.xfail(strict=True, reason="reader: no paper spelling of a non-integer elementwise power (x^⊙(0.5))")
 @pytest.mark.parametrize("text", ["x ** 0.5", "A ** a"])
 def test_elementwise_power_with_any_exponent(text):
     reads_back(parse(text, SHAPES))
