@@ -341,15 +341,15 @@ class _Builder:
                          hint="use ‖X‖ or ‖X‖_F (Frobenius), or ‖x‖ (2-norm of a vector)")
 
     def call_name(self, node) -> str:
-        name = re.sub(r"^(?:np|numpy|scipy)\.", "", node.value)
+        name = _MODULE_PREFIX.sub("", node.value) if "." in node.value else node.value
         if name not in SPELLINGS and name.lower() in SPELLINGS and len(name) > 2 and name not in self.declared:
             name = name.lower()   # ReLU(x), Log(x), Det(X), as often printed
         return name
 
-    def call_items(self, node) -> list | None:
+    def call_items(self, node, name: str | None = None) -> list | None:
         """A name before a bracket that is a factor, not a function: A(B + C), I(A), Wx(…); as
         the items of a juxtaposition (the name's letters, then the bracket), else None."""
-        name, raw = self.call_name(node), node.value
+        name, raw = name or self.call_name(node), node.value
         if name.endswith("'") or name in NUMPY_ALIASES and name not in self.declared:
             return None
         # a lowercase word right before "(" is meant as a function: max(x), mean(x), trce(X)
@@ -364,10 +364,10 @@ class _Builder:
             [("expr", self.build(node.kids[0]), bracket)]
 
     def b_call(self, node):
-        items = self.call_items(node)
+        raw, name, args = node.value, self.call_name(node), node.kids
+        items = self.call_items(node, name)
         if items is not None:
             return self.fold_juxt(items)
-        raw, name, args = node.value, self.call_name(node), node.kids
         if name.endswith("'"):
             return self.derivative_call(name[:-1], args, node)
         if name in NUMPY_ALIASES and name not in self.declared:
@@ -639,6 +639,7 @@ class _Builder:
 
 
 _POSTFIXES = ("transpose", "superscript", "caret")
+_MODULE_PREFIX = re.compile(r"^(?:np|numpy|scipy)\.")
 _BUILDERS = {name[2:]: method for name, method in vars(_Builder).items() if name.startswith("b_")}
 _PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div", "⊗": "kron"}   # the rest are elementwise
 
