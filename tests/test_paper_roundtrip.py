@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from matdiff import MatdiffError, parse
 from matdiff.expr import OPS, Call, Const, call
 
-from test_properties import DIMS, ELEMENTWISE, SQUARE_TO_SCALAR, TO_SCALAR, N, M, _paren
+from test_properties import ELEMENTWISE, N, M, Vocabulary
+from test_properties import expression as _expression
 
 # the shapes of test_properties, plus names the paper form must keep whole (W_1, lam, delta, α, Σ),
 # letters that spell words (t r = tr, t a u = tau), e beside numbers (2 e, 1e-08 e), a symmetric S
@@ -26,73 +27,18 @@ LEAVES = {(N, N): ["A", "B", "S", "Σ"], (N, M): ["C", "W_1"], (M, N): ["D"],
           (N, 1): ["x", "y", "e", "delta"], (M, 1): ["z"],
           (1, 1): ["a", "b", "t", "r", "u", "lam", "α"], (M, M): [], (1, N): [], (1, M): []}
 TARGETS = list(LEAVES)
-NUMBERS = ["0.5", "2.5", "1e-3", "1e-8", "2.5e-10", "1.5e+20", "0.001"]   # no overflow: folding is not tested here
-FUNCTIONS = ELEMENTWISE + ["softplus", "sin", "cos"]
 
 
-def _leaf(shape):
-    rows, cols = shape
-    options = [st.sampled_from(LEAVES[shape])] if LEAVES[shape] else []
-    if (cols, rows) in LEAVES and LEAVES[(cols, rows)] and shape != (1, 1):
-        options.append(st.sampled_from(LEAVES[(cols, rows)]).map(lambda s: s + ".T"))
-    if shape == (1, 1):
-        options += [st.integers(0, 99).map(str), st.sampled_from(NUMBERS)]
-    if rows == cols and rows != 1:
-        options.append(st.just(f"eye({rows})"))
-    return st.one_of(options)
+# the vocabulary of test_properties, widened: scalars on either side, outer products, Kronecker
+# products, fractional and symbolic exponents of scalars, and functions of scalars (log det A · a)
+PAPER = Vocabulary(LEAVES, ("0.5", "2.5", "1e-3", "1e-8", "2.5e-10", "1.5e+20", "0.001"),
+                   tuple(ELEMENTWISE + ["softplus", "sin", "cos"]),
+                   extra_kinds=("scaled", "matmul", "kron"), extra_scalar_kinds=("square",),
+                   scalar_exponents=("0.5", "a"), scalar_first=True, unit_inner=True)
 
 
-@st.composite
-def expression(draw, shape=(N, 1), depth=0):
-    """A NumPy-syntax text meant to have `shape`, in the manner of test_properties.expression, with
-    scalars on either side, Kronecker products and functions of scalars (log det A · a)."""
-    rows, cols = shape
-    if depth >= 4 or draw(st.integers(0, 4 - depth)) == 0:
-        return draw(_leaf(shape))
-    sub = lambda s: expression(s, depth + 1)  # noqa: E731
-    wrap = draw(st.booleans())
-    kinds = ["binary", "scaled", "scaled", "matmul", "matmul", "transpose", "unary", "neg", "power", "kron"]
-    if shape == (1, 1):
-        kinds += ["reduce", "square", "square"]
-    elif rows == cols:
-        kinds += ["inv", "diag"]
-    elif cols == 1:
-        kinds += ["diag"]
-    kind = draw(st.sampled_from(kinds))
-    if kind == "binary":
-        op = draw(st.sampled_from(["+", "-", "*", "/"]))
-        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(draw(sub(shape)), True)}"
-    if kind == "scaled":
-        op = draw(st.sampled_from(["*", "/", "+", "*"]))
-        if draw(st.booleans()):
-            return f"{_paren(draw(sub((1, 1))), True)} {op} {_paren(draw(sub(shape)), True)}"
-        return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(draw(sub((1, 1))), True)}"
-    if kind == "matmul":
-        inner = draw(st.sampled_from(DIMS + [1]))
-        return f"{_paren(draw(sub((rows, inner))), True)} @ {_paren(draw(sub((inner, cols))), wrap)}"
-    if kind == "transpose":
-        return f"({draw(sub((cols, rows)))}).T"
-    if kind == "unary":
-        return f"{draw(st.sampled_from(FUNCTIONS))}({draw(sub(shape))})"
-    if kind == "neg":
-        return f"-{_paren(draw(sub(shape)), True)}"
-    if kind == "power":
-        k = draw(st.sampled_from(["2", "3", "1", "-1", "(-2)"] + (["0.5", "a"] if shape == (1, 1) else [])))
-        return f"({draw(sub(shape))}) ** {k}"
-    if kind == "kron":   # kept to shapes without products of dims: x ⊗ yᵀ, a ⊗ X, X ⊗ a
-        if draw(st.booleans()):
-            return f"kron({draw(sub((rows, 1)))}, {draw(sub((1, cols)))})"
-        pair = [draw(sub(shape)), draw(sub((1, 1)))]
-        return f"kron({', '.join(pair if draw(st.booleans()) else pair[::-1])})"
-    if kind == "reduce":
-        arg = draw(sub(draw(st.sampled_from(TARGETS))))
-        return f"{draw(st.sampled_from(TO_SCALAR))}({arg})"
-    if kind == "square":
-        d = draw(st.sampled_from(DIMS))
-        return f"{draw(st.sampled_from(SQUARE_TO_SCALAR))}({draw(sub((d, d)))})"
-    if kind == "inv":
-        return f"inv({draw(sub(shape))})"
-    return f"diag({draw(sub((rows, rows) if cols == 1 else (rows, 1)))})"
+def expression(shape=(N, 1)):
+    return _expression(PAPER, shape)
 
 
 texts = st.sampled_from(TARGETS).flatmap(lambda s: expression(s))

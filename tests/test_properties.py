@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -24,51 +26,75 @@ def _paren(text: str, wrap: bool) -> str:
     return f"({text})" if wrap else text
 
 
-def _leaf(shape):
+@dataclass(frozen=True)
+class Vocabulary:
+    """What random expressions are made of. test_paper_roundtrip widens it (more names, numbers
+    and functions, Kronecker products, scalars on either side)."""
+
+    leaves: dict                     # shape (rows, cols) → symbols of that shape
+    numbers: tuple                   # scalar literals besides the integers 0..99
+    functions: tuple                 # elementwise functions
+    extra_kinds: tuple = ()          # further kinds of node (kron), or repeats to weigh kinds
+    extra_scalar_kinds: tuple = ()
+    scalar_exponents: tuple = ()     # exponents besides integers, for scalar bases
+    scalar_first: bool = False       # a scaled term may put its scalar first
+    unit_inner: bool = False         # a matrix product may have inner dim 1 (an outer product)
+
+
+def _leaf(vocab: Vocabulary, shape):
     rows, cols = shape
-    options = [st.sampled_from(LEAVES[shape])] if LEAVES[shape] else []
-    if (cols, rows) in LEAVES and LEAVES[(cols, rows)] and shape != (1, 1):
-        options.append(st.sampled_from(LEAVES[(cols, rows)]).map(lambda s: s + ".T"))
+    leaves = vocab.leaves
+    options = [st.sampled_from(leaves[shape])] if leaves[shape] else []
+    if (cols, rows) in leaves and leaves[(cols, rows)] and shape != (1, 1):
+        options.append(st.sampled_from(leaves[(cols, rows)]).map(lambda s: s + ".T"))
     if shape == (1, 1):
-        options.append(st.integers(0, 99).map(str))
-        options.append(st.sampled_from(["0.5", "2.5", "1e-3", "3.0", "0.25"]))
+        options += [st.integers(0, 99).map(str), st.sampled_from(vocab.numbers)]
     if rows == cols and rows != 1:
         options.append(st.just(f"eye({rows})"))
     return st.one_of(options)
 
 
 @st.composite
-def expression(draw, shape=(N, 1), depth=0):
+def expression(draw, vocab: Vocabulary, shape=(N, 1), depth=0):
     """A text whose expression should have `shape` (it may not, when parentheses are dropped)."""
     rows, cols = shape
     if depth >= 4 or draw(st.integers(0, 4 - depth)) == 0:
-        return draw(_leaf(shape))
-    sub = lambda s: expression(s, depth + 1)  # noqa: E731
+        return draw(_leaf(vocab, shape))
+    sub = lambda s: expression(vocab, s, depth + 1)  # noqa: E731
     wrap = draw(st.booleans())
-    kinds = ["binary", "scaled", "matmul", "transpose", "unary", "neg", "power"]
+    kinds = ["binary", "scaled", "matmul", "transpose", "unary", "neg", "power", *vocab.extra_kinds]
     if shape == (1, 1):
-        kinds += ["reduce", "square"]
-    elif rows == cols or cols == 1:
-        kinds += ["inv", "diag"] if rows == cols else ["diag"]
+        kinds += ["reduce", "square", *vocab.extra_scalar_kinds]
+    elif rows == cols:
+        kinds += ["inv", "diag"]
+    elif cols == 1:
+        kinds += ["diag"]
     kind = draw(st.sampled_from(kinds))
     if kind == "binary":
         op = draw(st.sampled_from(["+", "-", "*", "/"]))
         return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(_nonzero(op, draw(sub(shape))), True)}"
     if kind == "scaled":
         op = draw(st.sampled_from(["*", "/", "+"]))
+        if vocab.scalar_first and draw(st.booleans()):
+            return f"{_paren(draw(sub((1, 1))), True)} {op} {_paren(_nonzero(op, draw(sub(shape))), True)}"
         return f"{_paren(draw(sub(shape)), wrap)} {op} {_paren(_nonzero(op, draw(sub((1, 1)))), True)}"
     if kind == "matmul":
-        inner = draw(st.sampled_from(DIMS))
+        inner = draw(st.sampled_from(DIMS + ([1] if vocab.unit_inner else [])))
         return f"{_paren(draw(sub((rows, inner))), True)} @ {_paren(draw(sub((inner, cols))), wrap)}"
     if kind == "transpose":
         return f"({draw(sub((cols, rows)))}).T"
     if kind == "unary":
-        return f"{draw(st.sampled_from(ELEMENTWISE))}({draw(sub(shape))})"
+        return f"{draw(st.sampled_from(vocab.functions))}({draw(sub(shape))})"
     if kind == "neg":
         return f"-{_paren(draw(sub(shape)), True)}"
     if kind == "power":
-        k = draw(st.sampled_from(["2", "3", "1", "-1", "(-2)"]))
+        k = draw(st.sampled_from(["2", "3", "1", "-1", "(-2)", *(vocab.scalar_exponents if shape == (1, 1) else ())]))
         return f"({draw(sub(shape))}) ** {k}"
+    if kind == "kron":   # kept to shapes without products of dims: x ⊗ yᵀ, a ⊗ X, X ⊗ a
+        if draw(st.booleans()):
+            return f"kron({draw(sub((rows, 1)))}, {draw(sub((1, cols)))})"
+        pair = [draw(sub(shape)), draw(sub((1, 1)))]
+        return f"kron({', '.join(pair if draw(st.booleans()) else pair[::-1])})"
     if kind == "reduce":
         arg = draw(sub(draw(st.sampled_from(TARGETS))))
         return f"{draw(st.sampled_from(TO_SCALAR))}({arg})"
@@ -85,7 +111,8 @@ def _nonzero(op: str, operand: str) -> str:
     return "2" if op == "/" and operand.replace("-", "").strip("() ") in ("0", "0.0") else operand
 
 
-texts = st.sampled_from(TARGETS).flatmap(lambda s: expression(s))
+VOCABULARY = Vocabulary(LEAVES, ("0.5", "2.5", "1e-3", "3.0", "0.25"), tuple(ELEMENTWISE))
+texts = st.sampled_from(TARGETS).flatmap(lambda s: expression(VOCABULARY, s))
 
 
 def _parse_or_skip(text):
