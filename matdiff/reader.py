@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import ops  # noqa: F401  (registers the ops)
+from .emit.pretty import closed_group
 from .errors import AssumptionError, ParseError, ShapeError, UnknownFunctionError
 from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call, tidy_hint
 from .shapes import SCALAR, DimVar, Shape, Unifier, dim_mul, parse_shape
@@ -652,13 +653,7 @@ def _is_word(word: str) -> bool:
 
 def _simple(text: str) -> bool:
     """Needs no parentheses in a hint: a name, x.T, or a text already in parentheses."""
-    if text.startswith("(") and text.endswith(")"):
-        depth = 0
-        for i, ch in enumerate(text):
-            depth += (ch == "(") - (ch == ")")
-            if depth == 0:
-                return i == len(text) - 1
-    return re.fullmatch(r"[\w.']+", text) is not None
+    return closed_group(text) or re.fullmatch(r"[\w.']+", text) is not None
 
 
 def _read_assumptions(assume) -> dict[str, frozenset]:
