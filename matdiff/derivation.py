@@ -12,7 +12,7 @@ from functools import cached_property
 from .errors import DerivationError, ShapeError
 from .expr import Call, Const, Expr, Symbol, call, substitute
 from .matrices import jacobian_matrix, kron_matrix
-from .ops import eye, ones, zeros
+from .ops import eye, zeros
 from .simplify import _t, simplify, zero_like
 from .reader import Reading, read
 
@@ -34,9 +34,9 @@ def jvp(expr: Expr, directions: dict[str, Expr]) -> Expr | None:
                 raise DerivationError(f"matdiff has no derivative rule for {node.op.name}")
             else:
                 t = node.op.jvp(node, ts)
-                if t is not None and t.shape != node.shape and t.shape.is_scalar:
-                    # only a broadcast scalar moved (x − α along α): the tangent spreads over 𝟙
-                    t = t * ones(node.shape)
+                if t is not None and t.shape != node.shape:
+                    raise DerivationError(f"internal: the {node.op.name} rule gave a tangent of shape "
+                                          f"{t.shape} for {node} ({node.shape})")
         else:
             t = None
         tangents[id(node)] = t

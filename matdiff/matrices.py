@@ -54,15 +54,9 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
             raise _unsupported(L, "the Jacobian")
         op = L.op.name
         if op == "add":
-            parts = []
-            for t in L.args:
-                j = jac(t)
-                if j is None:
-                    continue
-                if t.shape.is_scalar and not L.shape.is_scalar:   # a scalar term broadcast over the sum
-                    j = ones(L.shape) @ j
-                parts.append(j)
-            return call("add", *parts)
+            return call("add", *(j for j in (jac(t) for t in L.args) if j is not None))
+        if op == "broadcast":                       # J(s(v)𝟙) = 𝟙 J(s)
+            return ones(L.shape) @ jac(L.args[0])
         if op in ("mul", "div"):
             dep, o = _scaled_part(L, v.name, "the Jacobian")
             jd = jac(dep)
@@ -117,6 +111,8 @@ def kron_matrix(linear: Expr, V: Symbol) -> Expr:
         op = L.op.name
         if op == "add":
             return call("add", *(k for k in (kron(t) for t in L.args) if k is not None))
+        if op == "broadcast":                       # vec(s(V)𝟙𝟙ᵀ) = vec(𝟙𝟙ᵀ) K(s)
+            return call("vec", ones(L.shape)) @ kron(L.args[0])
         if op in ("mul", "div"):
             dep, o = _scaled_part(L, V.name, "the Kronecker form")
             kd = kron(dep)

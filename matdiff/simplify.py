@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from .expr import Call, Const, Expr, Symbol, call
-from .ops import eye, ones, zeros
-from .ops.arith import split_negative
+from .ops import broadcast_to, eye, ones, size, zeros
+from .ops.arith import is_broadcast, split_negative
 
 MAX_REWRITES = 200  # per node; every rule terminates, this only guards against a bad interplay
 
@@ -86,10 +86,11 @@ def zero_like(e: Expr) -> Expr:
 
 
 def fit(e: Expr, like: Expr) -> Expr:
-    """Restore a broadcast shape lost by a cancellation (x/x = 𝟙 for a vector x)."""
+    """Restore a shape lost by a cancellation (x/x = 𝟙 for a vector x) or by a sum whose terms
+    were all broadcasts: the scalar is broadcast again."""
     if e.shape == like.shape:
         return e
-    return call("mul", e, ones(like.shape))
+    return broadcast_to(e, like.shape)
 
 
 def is_zero(e: Expr) -> bool:
@@ -105,7 +106,7 @@ def is_symmetric(e: Expr) -> bool:
         return all(a.shape.is_scalar or is_symmetric(a) for a in e.args)
     if is_op(e, "add"):
         return all(is_symmetric(a) for a in e.args)
-    return False
+    return is_op(e, "broadcast", "ones") and e.shape.rows == e.shape.cols
 
 
 # -- rules ----------------------------------------------------------------------------------------
@@ -169,6 +170,8 @@ def push_transpose(e: Expr):
         return call("inv", y.args[0] if is_op(y, "transpose") else y.T)
     if name in ("zeros", "ones"):
         return call(name, params=(x.shape.cols, x.shape.rows))
+    if name == "broadcast":                # (c𝟙𝟙ᵀ)ᵀ = c𝟙𝟙ᵀ of the transposed shape
+        return broadcast_to(x.args[0], x.shape.T)
     if name == "kron":                     # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
         return call("kron", _t(x.args[0]), _t(x.args[1]))
     return None
@@ -182,7 +185,6 @@ def collect_factors(e: Expr):
         return None
     coef = 1
     powers: dict[Expr, object] = {}
-    onesf = []
 
     def add(f: Expr, k) -> None:
         nonlocal coef
@@ -203,7 +205,9 @@ def collect_factors(e: Expr):
             # a fractional power does not split a product: (−a)^½ is not (−1)^½ a^½ over the reals
             add(f.args[0], f.args[1].value * k)
         elif is_op(f, "ones") and k > 0:
-            onesf.append(f)
+            pass                       # x ⊙ 𝟙 = x; a product of scalars alone is spread again by fit
+        elif is_broadcast(f):
+            add(f.args[0], k)          # c𝟙 ⊙ x = c·x
         else:
             powers[f] = powers.get(f, 0) + k
 
@@ -219,8 +223,6 @@ def collect_factors(e: Expr):
     items = sorted(((b, k) for b, k in powers.items() if k != 0), key=lambda bk: rank(bk[0]))
     num = [term(b, k) for b, k in items if k > 0]
     den = [term(b, -k) for b, k in items if k < 0]
-    if onesf and not any(not f.shape.is_scalar for f in num + den):
-        num.append(onesf[0])
     head = [Const(coef)] if coef != 1 or not num else []
     top = call("mul", *head, *num)
     out = call("div", top, call("mul", *den)) if den else top
@@ -237,8 +239,10 @@ def collect_terms(e: Expr):
         return None
     acc: dict = {}
     shown: dict = {}
-    wide = sum(1 for t in e.args if not t.shape.is_scalar and not _is_ones_term(t)) > 0
+    wide = sum(1 for t in e.args if not t.shape.is_scalar and not _is_ones_term(t) and not is_broadcast(t)) > 0
     for t in e.args:
+        if is_broadcast(t):
+            t = t.args[0]   # collected as the scalar it spreads; the constructor spreads the result again
         if is_zero(t):
             continue
         c, rest = split_coef(t)
@@ -258,6 +262,9 @@ def collect_terms(e: Expr):
     if not terms:
         return zero_like(e)
     out = call("add", *(scaled(c, r) for c, r in terms))
+    if wide is False and not e.shape.is_scalar:   # only broadcasts and 𝟙s: (a + b)𝟙, one broadcast
+        return broadcast_to(call("add", *(scaled(c, r if r is not None and not is_op(r, "ones") else None)
+                                          for c, r in terms)), e.shape)
     return fit(out, e)
 
 
@@ -310,6 +317,8 @@ def _t(x: Expr) -> Expr:
         return call("inv", _t(x.args[0]))
     if name in ("zeros", "ones"):
         return call(name, params=(x.shape.cols, x.shape.rows))
+    if name == "broadcast":
+        return broadcast_to(x.args[0], x.shape.T)
     if name == "kron":
         return call("kron", _t(x.args[0]), _t(x.args[1]))
     return x.T
@@ -375,6 +384,11 @@ def simplify_matmul(e: Expr):
     if len(kept) == len(a):
         return None
     return call("matmul", *kept) if kept else eye(e.shape.rows)
+
+
+def _is_one(e: Expr) -> bool:
+    """1, or 1 broadcast over a shape."""
+    return e == Const(1) or is_broadcast(e) and e.args[0] == Const(1) or is_op(e, "ones")
 
 
 def _conform(a: Expr, b: Expr) -> bool:
@@ -495,10 +509,12 @@ def factor_scalars(e: Expr):
 
 def expand_products(e: Expr):
     """Products of sums are multiplied out when that makes the sum smaller:
-    (1 − y) ⊙ s − y ⊙ (1 − s) = s − y. Terminates: only a strictly smaller result is taken."""
+    (1 − y) ⊙ s − y ⊙ (1 − s) = s − y. A scalar sum scaling a matrix stays the coefficient it
+    is ((α − 1)·AB, the form factor_terms makes). Terminates: only a strictly smaller result
+    is taken."""
     if not is_op(e, "add") or len(e.args) > 8:
         return None
-    if not any(is_op(t, "mul") and any(is_op(a, "add") for a in t.args) for t in e.args):
+    if not any(_entrywise_sums(t) for t in e.args):
         return None
     terms = [p for t in e.args for p in _multiply_out(t)]
     if len(terms) > 16:
@@ -507,18 +523,27 @@ def expand_products(e: Expr):
     return candidate if _size(candidate) < _size(e) else None
 
 
+def _entrywise_sums(t: Expr) -> list[Expr]:
+    """The factors of an entrywise product that are sums of the product's own shape."""
+    if not is_op(t, "mul"):
+        return []
+    return [a for a in t.args if is_op(a, "add") and (a.shape == t.shape)]
+
+
 def _multiply_out(t: Expr) -> list[Expr]:
     """The terms of an entrywise product of sums: (a + b) ⊙ c = a ⊙ c + b ⊙ c."""
-    if not is_op(t, "mul"):
+    sums = _entrywise_sums(t)
+    if not sums:
         return [t]
     parts: list[list[Expr]] = [[]]
     for a in t.args:
-        parts = [p + [b] for p in parts for b in a.args] if is_op(a, "add") else [p + [a] for p in parts]
+        parts = [p + [b] for p in parts for b in a.args] if a in sums else [p + [a] for p in parts]
     return [call("mul", *p) for p in parts]
 
 
 def _size(e: Expr) -> int:
-    return sum(1 for _ in e.walk())
+    """Nodes as the textbook form shows them: a broadcast scalar is written bare (1 − s)."""
+    return sum(1 for n in e.walk() if not is_broadcast(n))
 
 
 def factor_common(e: Expr):
@@ -573,8 +598,9 @@ def recognize_functions(e: Expr):
         x = e.args[0]
         if is_op(x, "exp"):
             return x.args[0]
-        if is_op(x, "add") and len(x.args) == 2 and Const(1) in x.args:
-            other = x.args[1] if x.args[0] == Const(1) else x.args[0]
+        if is_op(x, "add") and len(x.args) == 2:
+            one = [i for i, t in enumerate(x.args) if _is_one(t)]
+            other = x.args[1 - one[0]] if one else None
             if is_op(other, "exp"):
                 return call("softplus", other.args[0])
     if is_op(e, "diagonal") and is_op(e.args[0], "diag"):
@@ -604,8 +630,6 @@ def recognize_functions(e: Expr):
         u, *rest = e.args[0].args
         if u.shape.is_vector:   # diag(u vᵀ) = u ⊙ v
             return u * _t(call("matmul", *rest))
-    if is_op(e, "trace") and is_op(e.args[0], "eye") and isinstance(e.args[0].params[0], int):
-        return Const(e.args[0].params[0])
     if is_op(e, "trace", "sum") and is_op(e.args[0], "transpose"):   # sum(Xᵀ) = sum(X), tr(Xᵀ) = tr(X)
         return call(e.op, e.args[0].args[0])
     if is_op(e, "trace", "sum") and is_op(e.args[0], "add"):
@@ -613,6 +637,47 @@ def recognize_functions(e: Expr):
     return None
 
 
-RULES = (fold_constants, push_transpose, recognize_functions, collect_factors, collect_terms,
+def reduce_broadcasts(e: Expr):
+    """What a broadcast scalar c𝟙𝟙ᵀ (m×n) does under the ops that are not elementwise, with the
+    sizes as numbers: sum(c𝟙𝟙ᵀ) = m·n·c, tr(c𝟙𝟙ᵀ) = n·c, tr(Iₙ) = sum(Iₙ) = n, sum(𝟙𝟙ᵀ) = m·n,
+    A (c𝟙𝟙ᵀ) = c·A𝟙𝟙ᵀ, vec(c𝟙𝟙ᵀ) = c𝟙, diag(c𝟙) = c·I, diag(c𝟙𝟙ᵀ) = c𝟙, f(c𝟙) = f(c)𝟙 for an
+    entrywise f, (c𝟙)ᵖ = cᵖ𝟙. Terminates: a broadcast moves up past the op, or the op goes."""
+    if not isinstance(e, Call) or not e.args:
+        return None
+    x = e.args[0]
+    name = e.op.name
+    if name == "sum" and is_op(x, "broadcast", "ones", "eye"):
+        scale = size(x.shape.rows) if is_op(x, "eye") else size(x.shape.rows) * size(x.shape.cols)
+        return scale * x.args[0] if is_broadcast(x) else scale
+    if name == "trace" and is_op(x, "broadcast", "ones", "eye"):
+        return size(x.shape.rows) * x.args[0] if is_broadcast(x) else size(x.shape.rows)
+    if not is_broadcast(x) and not (name == "matmul" and any(is_broadcast(a) for a in e.args)):
+        return None
+    if name == "matmul":
+        factors = []
+        for f in e.args:
+            if is_broadcast(f):     # c𝟙𝟙ᵀ = c · 𝟙 (m×1) 𝟙ᵀ (1×n), the matmul takes c out
+                m, n = f.shape
+                parts = [ones((m, 1))] if m != 1 else []
+                parts += [ones((1, n))] if n != 1 else []
+                factors.append(f.args[0] * (parts[0] if len(parts) == 1 else call("matmul", *parts)))
+            else:
+                factors.append(f)
+        return call("matmul", *factors)
+    c = x.args[0]
+    if name == "vec":
+        return broadcast_to(c, e.shape)
+    if name == "diag":
+        return c * eye(e.shape.rows)
+    if name == "diagonal":
+        return broadcast_to(c, e.shape)
+    if name == "power":
+        return broadcast_to(call("power", c, e.args[1]), e.shape)
+    if e.op.extra.get("elementwise"):
+        return broadcast_to(call(e.op, c), e.shape)
+    return None
+
+
+RULES = (fold_constants, push_transpose, reduce_broadcasts, recognize_functions, collect_factors, collect_terms,
          simplify_matmul, broadcast_ones, merge_diagonals, distribute_constant, factor_common, expand_products,
          factor_scalars, factor_terms)

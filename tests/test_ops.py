@@ -47,12 +47,44 @@ ROWS = {
     "kron": ("kron(A, C)", "A,C", {}),
     "vec": ("vec(A)", "A", {}),
     "commutation": ("commutation(3, 4) @ vec(A)", "A", {}),
+    "broadcast": ("A + a", "a", {}),
 }
-SHAPES = {"A": (3, 4), "B": (3, 4), "C": (4, 2), "S": (3, 3), "x": (3,)}
+SHAPES = {"A": (3, 4), "B": (3, 4), "C": (4, 2), "S": (3, 3), "x": (3,), "a": ()}
 
 
 def test_every_op_has_a_row():
-    assert set(OPS) - {"neg"} == set(ROWS)
+    # neg builds a product with −1; size (a dim as a number) is never read, only derived: its row
+    # is test_size_is_the_dim_as_a_number
+    assert set(OPS) - {"neg", "size"} == set(ROWS)
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_numeric_definition_agrees_with_the_emitted_form(name):
+    """Each op is written twice, as its plain numeric definition (the reference evaluator's) and
+    as its NumPy form (the emitter's); the two must agree."""
+    from matdiff.evaluate import evaluate
+    text, _, assume = ROWS[name]
+    expr = matdiff.parse(text, SHAPES, assume)
+    syms = sorted(expr.symbols().values(), key=lambda s: s.name)
+    rng = np.random.default_rng(3)
+    values = {s.name: rng.uniform(0.5, 1.5, s.shape.numpy()) if s.name in ("B", "S") else
+              rng.standard_normal(s.shape.numpy()) for s in syms}
+    if "S" in values:
+        values["S"] = values["S"] @ values["S"].T + np.eye(3)
+    emitted = compile_exprs([expr], syms)(**values)
+    assert np.allclose(evaluate(expr, values), emitted, rtol=1e-12, atol=1e-12)
+
+
+def test_size_is_the_dim_as_a_number():
+    from matdiff.evaluate import evaluate
+    from matdiff.ops import size
+    x = Symbol("x", Shape("n", 1))
+    e = size("n") * matdiff.parse("sum(x)", {"x": ("n",)})
+    values = {"x": np.arange(5.0)}
+    assert evaluate(e, values) == 5 * 10
+    assert compile_exprs([e], [x])(**values) == 5 * 10
+    assert size(4) == matdiff.expr.Const(4)
+    assert derive(e, "x").jacobian is not None
 
 
 @pytest.mark.parametrize("name", sorted(ROWS))

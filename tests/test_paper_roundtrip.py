@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from matdiff import MatdiffError, parse
-from matdiff.expr import OPS, Call, Const, call
+from matdiff.expr import OPS, Call, Const, Symbol, call, transform
+from matdiff.shapes import SCALAR
 
 from test_properties import ELEMENTWISE, N, M, Vocabulary
 from test_properties import expression as _expression
@@ -77,8 +78,11 @@ def paper_normal(e):
 
 
 def _sizeless(e) -> str:
-    """The text of e with the sizes of I left out: a lone I (I + I, tr(I)) has no size on paper."""
-    return re.sub(r"eye\(\w+\)", "eye(·)", str(e))
+    """The text of e with the sizes of I and 𝟙𝟙ᵀ left out: a lone I (I + I, tr(I)) or 𝟙𝟙ᵀ has no
+    size on paper (and 𝟙𝟙ᵀ reads back as the product it shows)."""
+    text = re.sub(r"ones\(\w+, 1\) @ ones\(\w+, 1\)\.T", "ones(·)", str(e))
+    text = re.sub(r"(eye|ones)\(\w+(, \w+)?\)", r"\1(·)", text)
+    return text.replace("(ones(·))", "ones(·)")
 
 
 def unreadable(e) -> bool:
@@ -89,7 +93,14 @@ def unreadable(e) -> bool:
     return False
 
 
+def _sizes_as_symbols(e):
+    """A dim used as a number prints as its name (n) and reads back as a scalar of that name."""
+    return transform(e, lambda n: None,
+                     lambda n: Symbol(str(n.params[0]), SCALAR) if _is(n, "size") else n)
+
+
 def reads_back(e) -> None:
+    e = _sizes_as_symbols(e)
     printed = e.to_unicode()
     declared = {name: s.shape for name, s in e.symbols().items()}
     again = parse(printed, declared, {n: p for n, p in ASSUME.items() if n in declared})

@@ -11,7 +11,7 @@ import re
 
 from ..errors import ShapeError
 from ..expr import OPS, Call, Const, Expr, Symbol, call
-from ..ops.arith import split_negative
+from ..ops.arith import shown_bare, split_negative
 
 NOMINAL_DIM = 100   # size assumed for a symbolic dim when ordering a matrix chain
 
@@ -82,13 +82,14 @@ class _Emitter:
             spread = _diagonal_terms(e)
             if spread is not None:
                 return self.add_to_diagonal(*spread), 9
-            out = self.arg(e.args[0], 1)
-            for t in e.args[1:]:
+            terms = shown_bare(e.args)   # x + c: NumPy broadcasts the scalar itself
+            out = self.arg(terms[0], 1)
+            for t in terms[1:]:
                 neg, body = split_negative(t)
                 out += f" - {self.arg(body, 3)}" if neg else f" + {self.arg(t, 1)}"
             return out, 1
         if name == "mul":
-            args = e.args
+            args = shown_bare(e.args)
             scaled_chain = _scale_smallest_factor(e)
             if scaled_chain is not None:   # 2 * np.outer(g, x) costs a pass over n×m: scale g instead
                 return self.chain(list(scaled_chain.args))
@@ -97,7 +98,8 @@ class _Emitter:
                 return "-" + rest, 2
             return " * ".join([self.arg(args[0], 2)] + [self.arg(a, 3) for a in args[1:]]), 2
         if name == "div":
-            return f"{self.arg(e.args[0], 2)} / {self.arg(e.args[1], 3)}", 2
+            a, b = shown_bare(e.args)
+            return f"{self.arg(a, 2)} / {self.arg(b, 3)}", 2
         if name == "power":
             return f"{self.arg(e.args[0], 9)} ** {self.arg(e.args[1], 4)}", 4
         if name == "transpose":
@@ -131,7 +133,7 @@ class _Emitter:
         plain = _is_plain_call(e.op)
         args = [self.code(a)[0] if plain else self.arg(a, 9) for a in e.args]
         out = template(e, args)
-        return out, 9 if _is_call_code(out) else 2
+        return out, 9 if _is_call_code(out) or out.isidentifier() else 2
 
     def add_to_diagonal(self, rest: Expr, diagonal: list[tuple[bool, Expr]]) -> str:
         """diag(p) − p pᵀ as one n×n array: form the rest, then add p to its diagonal in place
@@ -272,6 +274,8 @@ def _trivial(e: Call) -> bool:
 
 
 def _is_plain_call(op) -> bool:
+    if op.extra.get("np_plain_call"):
+        return True
     try:
         probe = op.numpy(None, ["{0}"] * (op.arity or 1))
     except Exception:
@@ -321,7 +325,9 @@ def _dim_lines(params: list[Symbol], outputs: list[Expr]) -> list[str]:
         for node in out.walk():
             if isinstance(node, Call) and node.params:
                 factors = [f for d in node.params if isinstance(d, str) for f in d.split("·")]
-                needed += [f for f in factors if not f.isdigit() and f not in needed]
+                for f in factors:
+                    if not f.isdigit() and f not in needed:
+                        needed.append(f)
     lines = []
     for d in needed:
         for s in params:

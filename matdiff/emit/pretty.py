@@ -84,7 +84,7 @@ class Printer:
             return False
         if left.endswith("‖_F"):
             return True                 # ‖X‖_F a, not ‖X‖_Fa
-        if re.search(r"\d[eE][-+]?\d+$", left) or left[-1] in "0123456789." and right[0] in "eE0123456789.":
+        if re.search(r"\d[eE][-+]?\d+$", left) or left[-1] in "0123456789." and right[0] in "eE0123456789.𝟙":
             return True
         tail = _TAIL.search(left)
         if tail is None:

@@ -2,4 +2,4 @@
 registers them all in matdiff.expr.OPS (by name) and SPELLINGS (by spelling)."""
 
 from . import arith, elementwise, kron, linalg, reductions  # noqa: F401  (registration)
-from .arith import eye, ones, zeros  # noqa: F401
+from .arith import broadcast_to, eye, ones, size, zeros  # noqa: F401

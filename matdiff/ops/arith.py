@@ -1,12 +1,17 @@
-"""Sums, elementwise products and quotients, powers, negation, and the constant matrices
-(identity, zeros, ones). Scalars broadcast in +, *, / as in NumPy."""
+"""Sums, elementwise products and quotients, powers, negation, the constant matrices
+(identity, zeros, ones), a scalar broadcast to a shape, and a dim used as a number.
+
+Nothing is implicit: a scalar added to a matrix (or divided by one) is wrapped in an explicit
+`broadcast` node by the constructor every sum and quotient passes through, so no rule has to
+remember that a scalar term stands for c·𝟙. A scalar *factor* of a product is a scalar multiple
+(c·A, the vector space's own operation), not a broadcast; a broadcast factor is made one."""
 
 from __future__ import annotations
 
 import math
 
 from ..expr import DIMS, Call, Const, Symbol, call, is_scalar
-from ..shapes import Shape
+from ..shapes import SCALAR, Shape
 from .base import broadcast, declare, function, need_scalar
 
 
@@ -20,11 +25,23 @@ def _flatten(op_name: str, args) -> list:
     return out
 
 
-def _broadcast_ct(arg, node, ct):
-    """Cotangent of an argument that was broadcast from a scalar: sum the output cotangent."""
-    if is_scalar(arg) and not is_scalar(node):
-        return call("sum", ct)
-    return ct
+def is_broadcast(e) -> bool:
+    return isinstance(e, Call) and e.op is BROADCAST
+
+
+def spread(args, shape):
+    """The operands of an elementwise op of result `shape`, each scalar one broadcast to it."""
+    if shape.is_scalar:
+        return list(args)
+    return [Call(BROADCAST, (a,), (shape.rows, shape.cols), shape) if is_scalar(a) else a for a in args]
+
+
+def shown_bare(args) -> list:
+    """The operands as printed: a broadcast scalar beside an operand of the full shape is shown
+    as the bare scalar (x + a), as NumPy and the textbook write it."""
+    if all(is_broadcast(a) or is_scalar(a) for a in args):
+        return list(args)
+    return [a.args[0] if is_broadcast(a) else a for a in args]
 
 
 def split_negative(e):
@@ -51,7 +68,7 @@ def _add_build(args, params):
     dims = DIMS.get()
     shape = _ADD_SHAPE(dims, *(dims.shape(a.shape) for a in args))   # errors name the operands as written
     args = _flatten("add", args)
-    return args[0] if len(args) == 1 else Call(ADD, args, shape=shape)
+    return args[0] if len(args) == 1 else Call(ADD, tuple(spread(args, shape)), shape=shape)
 
 
 def _add_jvp(e, ts):
@@ -62,7 +79,7 @@ def _add_jvp(e, ts):
 def _sum_printer(minus: str):
     def pr(p, e):
         out = []
-        for i, t in enumerate(e.args):
+        for i, t in enumerate(shown_bare(e.args)):
             neg, body = split_negative(t)
             if i == 0:
                 out.append(p.arg(t, 1) if not neg or p.style == "text" else minus.strip() + p.arg(body, 2))
@@ -74,9 +91,18 @@ def _sum_printer(minus: str):
     return pr
 
 
+def _add_value(ev, e, *terms):
+    if any(t.shape != terms[0].shape for t in terms):   # the IR's promise: broadcasts are explicit
+        raise ValueError(f"add of shapes {[t.shape for t in terms]}")
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
 ADD = declare(
     "add", shape=_ADD_SHAPE, build=_add_build, jvp=_add_jvp, linear="all",
-    transpose=lambda e, i, ct: _broadcast_ct(e.args[i], e, ct),
+    transpose=lambda e, i, ct: ct, numeric=_add_value,
     text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
     numpy=lambda e, a: " + ".join(a), prec=1)
 
@@ -104,7 +130,9 @@ declare("neg", shape=lambda dims, s: s, build=_neg_build, arity=1)
 def _mul_build(args, params):
     dims = DIMS.get()
     shape = _MUL_SHAPE(dims, *(dims.shape(a.shape) for a in args))
-    args = _flatten("mul", args)
+    args = [a.args[0] if is_broadcast(a) else a for a in _flatten("mul", args)]   # c ⊙ X = c·X
+    if not shape.is_scalar and all(is_scalar(a) for a in args):       # only broadcasts: c𝟙 ⊙ d𝟙 = (cd)𝟙
+        return broadcast_to(call("mul", *args), shape)
     numbers = [a for a in args if isinstance(a, Const)]
     if len(numbers) > 1 or (numbers and numbers[0] is not args[0]):
         value = 1
@@ -122,12 +150,24 @@ def _product_rule(e, ts):
 
 
 def _mul_transpose(e, i, ct):
+    """A factor's cotangent is ct ⊙ (the other factors); a scalar factor c of c·A gets
+    ⟨ct, A⟩ = sum(ct ⊙ A)."""
     others = e.args[:i] + e.args[i + 1:]
-    return _broadcast_ct(e.args[i], e, call("mul", ct, *others))
+    out = call("mul", ct, *others)
+    return call("sum", out) if is_scalar(e.args[i]) and not is_scalar(e) else out
+
+
+def _mul_value(ev, e, *factors):
+    out = factors[0]
+    for f in factors[1:]:
+        if f.shape != out.shape and (1, 1) not in (f.shape, out.shape):   # only a scalar multiple spreads
+            raise ValueError(f"mul of shapes {out.shape} and {f.shape}")
+        out = out * f
+    return out
 
 
 def _mul_text(p, e):
-    a = e.args
+    a = tuple(shown_bare(e.args))
     # `2 * A @ x`: scalar atoms in front of a matrix product read (and parse) as a scalar multiple.
     if len(a) >= 2 and isinstance(a[-1], Call) and a[-1].op.name == "matmul" and all(
             isinstance(s, (Const, Symbol)) and s.shape.is_scalar for s in a[:-1]):
@@ -147,8 +187,9 @@ def _mul_text(p, e):
 def _scaled_printer(hadamard: str, minus: str, sep: str):
     """Paper form: scalars by juxtaposition in front (2Ax, αx, −x), ⊙ between matrices."""
     def pr(p, e):
-        scalars = [s for s in e.args if s.shape.is_scalar]
-        rest = [s for s in e.args if not s.shape.is_scalar]
+        args = shown_bare(e.args)
+        scalars = [s for s in args if s.shape.is_scalar]
+        rest = [s for s in args if not s.shape.is_scalar]
         if not rest:
             scalars, rest = scalars[:-1], scalars[-1:]
         body = f" {hadamard} ".join(p.arg(s, 3 if len(rest) > 1 or not scalars else 2) for s in rest)
@@ -226,7 +267,7 @@ def edge(e, side: int, p) -> int:
 
 MUL = declare(
     "mul", shape=_MUL_SHAPE, build=_mul_build, jvp=_product_rule,
-    linear="multi", transpose=_mul_transpose, text=_mul_text,
+    linear="multi", transpose=_mul_transpose, text=_mul_text, numeric=_mul_value,
     unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
     numpy=lambda e, a: " * ".join(a), prec=2)
 
@@ -241,18 +282,38 @@ def _div_jvp(e, ts):
     return num / b
 
 
-def _div_transpose(e, i, ct):
-    return _broadcast_ct(e.args[0], e, ct / e.args[1])
+_DIV_SHAPE = broadcast("divide elementwise")
+
+
+def _div_build(args, params):
+    """a / B with a scalar a and a matrix B broadcasts a; A / c is a scalar multiple; a
+    broadcast divisor is its scalar (A / c𝟙 = A / c)."""
+    dims = DIMS.get()
+    shape = _DIV_SHAPE(dims, *(dims.shape(a.shape) for a in args))
+    a, b = (x.args[0] if is_broadcast(x) else x for x in args)
+    if not shape.is_scalar and is_scalar(a) and is_scalar(b):
+        return broadcast_to(Call(DIV, (a, b), shape=a.shape), shape)
+    return Call(DIV, (spread([a], shape)[0], b), shape=shape)
+
+
+def _div_value(ev, e, a, b):
+    if b.shape != a.shape and b.shape != (1, 1):
+        raise ValueError(f"div of shapes {a.shape} and {b.shape}")
+    return a / b
 
 
 def _div_text(sym: str, divisor: int = 3):
-    return lambda p, e: f"{p.arg(e.args[0], 2)} {sym} {p.arg(e.args[1], divisor)}"
+    def pr(p, e):
+        a, b = shown_bare(e.args)
+        return f"{p.arg(a, 2)} {sym} {p.arg(b, divisor)}"
+    return pr
 
 
-declare("div", shape=broadcast("divide elementwise"), arity=2, jvp=_div_jvp, linear=(0,),
-        transpose=_div_transpose, text=_div_text("/"),
+DIV = declare(
+        "div", shape=_DIV_SHAPE, build=_div_build, arity=2, jvp=_div_jvp, linear=(0,),
+        transpose=lambda e, i, ct: ct / e.args[1], numeric=_div_value, text=_div_text("/"),
         unicode=_div_text("/", 4),   # on paper the divisor is one factor: a / (log det A)
-        latex=lambda p, e: rf"\frac{{{p(e.args[0])}}}{{{p(e.args[1])}}}",
+        latex=lambda p, e: rf"\frac{{{p(shown_bare(e.args)[0])}}}{{{p(e.args[1])}}}",
         numpy=lambda e, a: f"{a[0]} / {a[1]}", prec=2, domain=("any", "nonzero"))
 
 
@@ -299,6 +360,7 @@ def _power_latex(p, e):
 
 
 declare("power", shape=_power_shape, arity=2, jvp=_power_jvp,
+        numeric=lambda ev, e, a, k: ev.np.power(a, k[0, 0]),
         text=lambda p, e: f"{p.arg(e.args[0], 5)} ** {p.arg(e.args[1], 3)}",
         unicode=_power_unicode, latex=_power_latex,
         numpy=lambda e, a: f"{a[0]} ** {a[1]}", prec=4, domain=("power", "any"))
@@ -319,21 +381,101 @@ def _const_shape(dims, m, n):
 
 
 function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape,
-         jvp=lambda e, ts: None, text=_dims_text("eye"), unicode=lambda p, e: "I",
-         latex=lambda p, e: "I", numpy=lambda e, a: f"np.eye({e.params[0]})")
+         jvp=lambda e, ts: None, numeric=lambda ev, e: ev.np.eye(ev.size(e.params[0])), text=_dims_text("eye"), unicode=lambda p, e: "I",
+         latex=lambda p, e: "I", numpy=lambda e, a: f"np.eye({dim_code(e.params[0])})")
 function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
+         numeric=lambda ev, e: ev.np.zeros(ev.shape(e)),
          text=_dims_text("zeros"), unicode=lambda p, e: "0", latex=lambda p, e: "0",
          numpy=lambda e, a: f"np.zeros({_np_dims(e)})")
 function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
+         numeric=lambda ev, e: ev.np.ones(ev.shape(e)),
          text=_dims_text("ones"), unicode=lambda p, e: "𝟙" if e.shape.is_vector else "𝟙𝟙ᵀ",
          extra={"paper_prec": lambda p, e: 9 if e.shape.is_vector else 2},   # 𝟙𝟙ᵀ is a product
          latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}\mathbf{1}^\top",
          numpy=lambda e, a: f"np.ones({_np_dims(e)})")
 
 
+def dim_code(d) -> str:
+    """A dim as a NumPy expression: m·n, the size of vec(X), is m * n."""
+    return str(d).replace("·", " * ")
+
+
 def _np_dims(e) -> str:
-    dims = [str(d).replace("·", " * ") for d in e.shape.numpy()]   # m·n, the size of vec(X), is m * n
+    dims = [dim_code(d) for d in e.shape.numpy()]
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})" if dims else "()"
+
+
+# -- broadcast: a scalar spread over a shape ---------------------------------------------------
+# linear: D bcast(c)[v] = bcast(v); transpose: ⟨ct, c𝟙𝟙ᵀ⟩ = c·sum(ct), so ct_c = sum(ct).
+# Printed as c·𝟙 on its own; as the bare scalar beside a full operand of +, ⊙, / (x + c).
+
+def _broadcast_shape(dims, s: Shape, rows, cols) -> Shape:
+    need_scalar(dims, s, "a broadcast value", 0)
+    return Shape(rows, cols)
+
+
+def _broadcast_build(args, params):
+    (x,) = args
+    if params[0] == 1 and params[1] == 1:
+        return x
+    return Call(BROADCAST, (x,), params)
+
+
+def _as_product(printer):
+    """Print c·𝟙 (the broadcast's value) with the product's own printer; 1·𝟙 is 𝟙."""
+    def pr(p, e):
+        ones_ = call("ones", params=e.params)
+        if e.args[0] == Const(1):
+            return p(ones_)
+        c = e.args[0]
+        factors = c.args if isinstance(c, Call) and c.op is MUL else (c,)
+        return printer(p, Call(MUL, (*factors, ones_), shape=e.shape))
+    return pr
+
+
+def _broadcast_numpy(e, a) -> str:
+    return f"np.ones({_np_dims(e)})" if e.args[0] == Const(1) else f"np.full({_np_dims(e)}, {a[0]})"
+
+
+BROADCAST = declare(
+    "broadcast", shape=_broadcast_shape, build=_broadcast_build, arity=1, prec=2,
+    jvp=lambda e, ts: call("broadcast", ts[0], params=e.params), linear=(0,),
+    transpose=lambda e, i, ct: call("sum", ct),
+    numeric=lambda ev, e, x: ev.np.full(ev.shape(e), x[0, 0]),
+    text=_as_product(_mul_text), unicode=_as_product(_scaled_printer("⊙", "−", "")),
+    latex=_as_product(_scaled_printer(r"\odot", "-", " ")),
+    numpy=_broadcast_numpy,
+    extra={"paper_prec": lambda p, e: 9 if e.args[0] == Const(1) else 2, "np_plain_call": True})
+
+
+def broadcast_to(x, shape: Shape):
+    """The scalar x spread over `shape` (x itself for a scalar shape)."""
+    return call("broadcast", x, params=(shape.rows, shape.cols))
+
+
+# -- size: a dim used as a number (n in sum(x + a) = sum(x) + n·a, tr(Iₙ) = n) -------------------
+
+def _size_text(sep: str, bracket: bool = False):
+    """n; a product of dims (the size of vec X) as m·n, or (m * n) where it must stay one factor."""
+    def pr(p, e):
+        factors = str(e.params[0]).split("·")
+        out = sep.join(factors)
+        return f"({out})" if bracket and len(factors) > 1 else out
+    return pr
+
+
+SIZE = declare(
+    "size", shape=lambda dims, d: SCALAR, arity=0, jvp=lambda e, ts: None,
+    build=lambda args, params: Const(params[0]) if isinstance(params[0], int) else Call(SIZE, (), params),
+    numeric=lambda ev, e: ev.np.full((1, 1), float(ev.size(e.params[0]))),
+    text=_size_text(" * ", bracket=True), unicode=_size_text("·"), latex=_size_text(r" \cdot "),
+    numpy=lambda e, a: dim_code(e.params[0]),
+    extra={"paper_prec": lambda p, e: 2 if "·" in str(e.params[0]) else 9})
+
+
+def size(d):
+    """The number a dim stands for, as a scalar expression (an int dim folds to a constant)."""
+    return call("size", params=(d,))
 
 
 def eye(n):

@@ -41,14 +41,16 @@ def function(name: str, *, spellings=(), unicode_name=None, latex_name=None, np_
     return declare(name, spellings=(name, *spellings), **fields)
 
 
-def elementwise(name: str, *, deriv, np_code: str, spellings=(), domain="any", **fields) -> Op:
+def elementwise(name: str, *, deriv, np_code: str, value, spellings=(), domain="any", **fields) -> Op:
     """f applied entrywise. `deriv(x, y)` is f'(x) as an Expr of the argument x and/or the
-    value y = f(x) (σ' = y(1 − y)): the jvp is f'(x) ⊙ v."""
+    value y = f(x) (σ' = y(1 − y)): the jvp is f'(x) ⊙ v. `value(np, x)` is the plain
+    definition the reference evaluator uses (written apart from `np_code`, the emitted form)."""
     def jvp(e, ts):
         return deriv(e.args[0], e) * ts[0]
-    extra = {**fields.pop("extra", {}), "deriv": deriv}
+    extra = {**fields.pop("extra", {}), "deriv": deriv, "elementwise": True}
     return function(name, spellings=spellings, arity=1, shape=same_shape_unary, jvp=jvp,
-                    np_code=np_code, domain=(domain,), extra=extra, **fields)
+                    np_code=np_code, domain=(domain,), extra=extra,
+                    numeric=lambda ev, e, x: value(ev.np, x), **fields)
 
 
 # -- shape rules -----------------------------------------------------------------------------

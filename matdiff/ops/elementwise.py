@@ -1,13 +1,12 @@
-"""Functions applied entrywise. Each declares f′ in terms of its argument x and/or its own value
-y = f(x) where that is cheaper (σ′ = y(1 − y), tanh′ = 1 − y²), and a NumPy form that does not
-overflow (sigmoid via tanh, softplus via logaddexp)."""
+"""Functions applied entrywise. Each declares, side by side: its plain value (what the reference
+evaluator computes), f′ in terms of its argument x and/or its own value y = f(x) where that is
+cheaper (σ′ = y(1 − y), tanh′ = 1 − y²), and a NumPy form that does not overflow (sigmoid and
+softplus via logaddexp)."""
 
 from __future__ import annotations
 
 from ..expr import OPS, Call, Const, call
 from .base import elementwise
-
-elementwise("exp", deriv=lambda x, y: y, np_code="np.exp({0})")
 
 
 def _log_build(args, params):
@@ -18,23 +17,29 @@ def _log_build(args, params):
     return Call(OPS["log"], args)
 
 
-elementwise("log", spellings=("ln",), deriv=lambda x, y: 1 / x, np_code="np.log({0})", domain="positive",
-            build=_log_build)
-elementwise("sqrt", deriv=lambda x, y: 1 / (2 * y), np_code="np.sqrt({0})", domain="positive")
-elementwise("sin", deriv=lambda x, y: call("cos", x), np_code="np.sin({0})")
-elementwise("cos", deriv=lambda x, y: -call("sin", x), np_code="np.cos({0})")
-elementwise("tanh", deriv=lambda x, y: 1 - y ** 2, np_code="np.tanh({0})")
+elementwise("exp", value=lambda np, x: np.exp(x), deriv=lambda x, y: y, np_code="np.exp({0})")
+elementwise("log", value=lambda np, x: np.log(x), deriv=lambda x, y: 1 / x, np_code="np.log({0})",
+            spellings=("ln",), domain="positive", build=_log_build)
+elementwise("sqrt", value=lambda np, x: np.sqrt(x), deriv=lambda x, y: 1 / (2 * y), np_code="np.sqrt({0})",
+            domain="positive")
+elementwise("sin", value=lambda np, x: np.sin(x), deriv=lambda x, y: call("cos", x), np_code="np.sin({0})")
+elementwise("cos", value=lambda np, x: np.cos(x), deriv=lambda x, y: -call("sin", x), np_code="np.cos({0})")
+elementwise("tanh", value=lambda np, x: np.tanh(x), deriv=lambda x, y: 1 - y ** 2, np_code="np.tanh({0})")
 # σ(x) = exp(−log(1 + e⁻ˣ)): logaddexp never overflows, and far out on either side the
 # result keeps its relative accuracy (σ(−30) = 9.36e-14, not a rounded 1 − 1).
-elementwise("sigmoid", spellings=("σ", "expit", "special.expit"), deriv=lambda x, y: y * (1 - y),
-            np_code="np.exp(-np.logaddexp(0, -{0}))", unicode_name="σ", latex_name=r"\sigma",
+elementwise("sigmoid", value=lambda np, x: 1 / (1 + np.exp(-x)), deriv=lambda x, y: y * (1 - y),
+            np_code="np.exp(-np.logaddexp(0, -{0}))", spellings=("σ", "expit", "special.expit"),
+            unicode_name="σ", latex_name=r"\sigma",
             extra={"np_negated": "np.exp(-np.logaddexp(0, {0}))"})   # σ(−z), from z
-elementwise("softplus", deriv=lambda x, y: call("sigmoid", x), np_code="np.logaddexp(0, {0})")
-elementwise("relu", deriv=lambda x, y: call("step", x), np_code="np.maximum({0}, 0)", domain="nonzero")
-elementwise("abs", spellings=("absolute",), deriv=lambda x, y: call("sign", x),
-            np_code="np.abs({0})", domain="nonzero")
+elementwise("softplus", value=lambda np, x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
+            deriv=lambda x, y: call("sigmoid", x), np_code="np.logaddexp(0, {0})")
+elementwise("relu", value=lambda np, x: np.where(x > 0, x, 0.0), deriv=lambda x, y: call("step", x),
+            np_code="np.maximum({0}, 0)", domain="nonzero")
+elementwise("abs", value=lambda np, x: np.abs(x), deriv=lambda x, y: call("sign", x), np_code="np.abs({0})",
+            spellings=("absolute",), domain="nonzero")
 # step (relu′) and sign (abs′) are piecewise constant: their derivative is 0 away from the kink,
 # which the sampler avoids; at the kink itself neither has a derivative.
-elementwise("step", spellings=("heaviside",), deriv=lambda x, y: Const(0),
-            np_code="np.heaviside({0}, 0.0)", domain="nonzero")
-elementwise("sign", deriv=lambda x, y: Const(0), np_code="np.sign({0})", domain="nonzero")
+elementwise("step", value=lambda np, x: np.where(x > 0, 1.0, 0.0), deriv=lambda x, y: Const(0),
+            np_code="np.heaviside({0}, 0.0)", spellings=("heaviside",), domain="nonzero")
+elementwise("sign", value=lambda np, x: np.sign(x), deriv=lambda x, y: Const(0), np_code="np.sign({0})",
+            domain="nonzero")

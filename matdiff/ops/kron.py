@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..expr import call
 from ..shapes import Shape
+from .arith import dim_code
 from .base import function
 
 COMMUTATION = """def _commutation(m, n):
@@ -30,7 +31,7 @@ function("kron", arity=2, shape=_kron_shape,
          latex=lambda p, e: rf"{p.arg(e.args[0], 3)} \otimes {p.arg(e.args[1], 3)}",
          text=lambda p, e: f"kron({p(e.args[0])}, {p(e.args[1])})",
          # on paper between + and the products: (A ⊗ B)C, and −(a ⊗ B), since −a ⊗ B is (−a) ⊗ B
-         extra={"paper_prec": 1.5},
+         extra={"paper_prec": 1.5}, numeric=lambda ev, e, a, b: ev.np.kron(a, b),
          numpy=lambda e, a: f"np.kron({_as_2d(e.args[0], a[0], e)}, {_as_2d(e.args[1], a[1], e)})")
 
 
@@ -46,10 +47,21 @@ def _as_2d(arg, code: str, node) -> str:
     return code
 # linear: D vec(X)[V] = vec(V)
 function("vec", arity=1, shape=lambda dims, s: Shape(dims.mul(s.rows, s.cols), 1),
-         jvp=lambda e, ts: call("vec", ts[0]),
+         jvp=lambda e, ts: call("vec", ts[0]), numeric=lambda ev, e, x: x.reshape(-1, 1, order="F"),
          numpy=lambda e, a: f'{a[0]}.reshape(-1, order="F")' if not e.args[0].shape.is_vector else a[0])
 
 function("commutation", arity=0, shape=lambda dims, m, n: Shape(dims.mul(m, n), dims.mul(m, n)),
          jvp=lambda e, ts: None, text=lambda p, e: f"commutation({e.params[0]}, {e.params[1]})",
          unicode=lambda p, e: f"K({e.params[0]},{e.params[1]})", latex=lambda p, e: rf"K_{{{e.params[0]},{e.params[1]}}}",
-         numpy=lambda e, a: f"_commutation({e.params[0]}, {e.params[1]})", extra={"helper": COMMUTATION})
+         numpy=lambda e, a: f"_commutation({dim_code(e.params[0])}, {dim_code(e.params[1])})", extra={"helper": COMMUTATION},
+         numeric=lambda ev, e: _commutation_value(ev.np, ev.size(e.params[0]), ev.size(e.params[1])))
+
+
+def _commutation_value(np, m: int, n: int):
+    """K(m, n) vec(X) = vec(Xᵀ) for an m×n X: the permutation taking column-major positions
+    of X to those of Xᵀ, built from the definition."""
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[j + i * n, i + j * m] = 1.0    # Xᵀ[j, i] sits at j + i·n; X[i, j] at i + j·m
+    return k

@@ -106,6 +106,13 @@ def _matmul_transpose(e, i, ct):
     return call("matmul", *parts)
 
 
+def _matmul_value(ev, e, *factors):
+    out = factors[0]
+    for f in factors[1:]:
+        out = out @ f
+    return out
+
+
 def _juxt(sep: str):
     """Paper form of a product: factors side by side (xᵀAx), spaced where a name is longer
     than one letter (W1 x) so that the reading stays unambiguous."""
@@ -114,7 +121,7 @@ def _juxt(sep: str):
 
 MATMUL = declare(
     "matmul", shape=_matmul_shape, build=_matmul_build, jvp=_product_rule, linear="multi",
-    transpose=_matmul_transpose, prec=2,
+    transpose=_matmul_transpose, prec=2, numeric=_matmul_value,
     text=lambda p, e: " @ ".join(p.arg(a, 3) for a in e.args),
     unicode=_juxt(" "), latex=_juxt(" "),
     numpy=None)  # emitted by emit/numpy.py, which picks np.outer / solve / the chain order
@@ -139,6 +146,7 @@ def _transpose_latex(p, e):
 
 declare("transpose", arity=1, shape=lambda dims, s: s.T,
         jvp=lambda e, ts: ts[0].T, linear=(0,), transpose=lambda e, i, ct: ct.T,
+        numeric=lambda ev, e, x: x.T,
         text=lambda p, e: p.arg(e.args[0], 9) + ".T",
         unicode=_transpose_unicode, latex=_transpose_latex,
         numpy=lambda e, a: a[0] if e.shape.rows == 1 or e.shape.cols == 1 else f"{a[0]}.T")
@@ -162,9 +170,17 @@ def _scalar_case(name: str, scalar):
     return build
 
 
+def _inv_value(ev, e, x):
+    np = ev.np
+    try:
+        return np.linalg.inv(x)
+    except np.linalg.LinAlgError:   # singular: outside the domain
+        return np.full(x.shape, np.nan)
+
+
 function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
          build=_scalar_case("inv", lambda a: call("power", a, Const(-1))),
-         jvp=lambda e, ts: -(e @ ts[0] @ e), domain=("invertible",),
+         jvp=lambda e, ts: -(e @ ts[0] @ e), domain=("invertible",), numeric=_inv_value,
          unicode=lambda p, e: (p.arg(e.args[0].args[0], 9) + "⁻ᵀ" if _is_transpose(e.args[0])
                                else p.arg(e.args[0], 9) + "⁻¹"),
          latex=lambda p, e: (p.arg(e.args[0].args[0], 9) + r"^{-\top}" if _is_transpose(e.args[0])
@@ -175,7 +191,13 @@ function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
 function("det", spellings=("linalg.det",), arity=1, build=_scalar_case("det", lambda a: a),
          shape=lambda dims, s: square("det")(dims, s, SCALAR),
          jvp=lambda e, ts: e * call("trace", call("inv", e.args[0]) @ ts[0]),
-         domain=("invertible",), np_code="np.linalg.det({0})")
+         domain=("invertible",), np_code="np.linalg.det({0})",
+         numeric=lambda ev, e, x: ev.np.linalg.det(x).reshape(1, 1))
+
+
+def _logdet_value(ev, e, x):
+    sign, logabs = ev.np.linalg.slogdet(x)
+    return ev.np.full((1, 1), logabs if sign > 0 else ev.np.nan)   # log det X needs det X > 0
 
 
 def _logdet_unicode(p, e):
@@ -188,7 +210,7 @@ def _logdet_unicode(p, e):
 function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCALAR),
          build=_scalar_case("logdet", lambda a: call("log", a)),
          jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("posdet",),
-         unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]",
+         unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]", numeric=_logdet_value,
          # unbracketed on paper, log det applies to every factor on its right: (log det A)², (log det A) a
          extra={"paper_prec": lambda p, e: 3 if p.style == "unicode" else 9, "paper_prefix": True})
 
@@ -199,7 +221,8 @@ function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCAL
 function("trace", spellings=("tr", "Tr"), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
          jvp=lambda e, ts: call("trace", ts[0]), linear=(0,),
          transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
-         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})")
+         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})",
+         numeric=lambda ev, e, x: ev.np.trace(x).reshape(1, 1))
 
 
 # -- diag: vector → diagonal matrix; diagonal: square matrix → vector of its diagonal -------------
@@ -226,11 +249,13 @@ def _diagonal_shape(dims, s):
 DIAG = function("diag", arity=1, build=_diag_build, shape=lambda dims, s: Shape(s.rows, s.rows),
                 jvp=lambda e, ts: call("diag", ts[0]), linear=(0,),
                 transpose=lambda e, i, ct: Call(DIAGONAL, (ct,)),
-                unicode=lambda p, e: f"diag({p(e.args[0])})", np_code="np.diag({0})")
+                unicode=lambda p, e: f"diag({p(e.args[0])})", np_code="np.diag({0})",
+                numeric=lambda ev, e, x: ev.np.diag(x[:, 0]))
 DIAGONAL = declare("diagonal", arity=1, shape=_diagonal_shape,
                    jvp=lambda e, ts: Call(DIAGONAL, (ts[0],)), linear=(0,),
                    transpose=lambda e, i, ct: Call(DIAG, (ct,)),
                    text=lambda p, e: f"diag({p(e.args[0])})",
                    unicode=lambda p, e: f"diag({p(e.args[0])})",
                    latex=lambda p, e: rf"\operatorname{{diag}}\left({p(e.args[0])}\right)",
-                   numpy=lambda e, a: f"np.diag({a[0]})")
+                   numpy=lambda e, a: f"np.diag({a[0]})",
+                   numeric=lambda ev, e, x: ev.np.diag(x).reshape(-1, 1))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ..expr import call
 from ..shapes import SCALAR
-from .arith import ones
+from .arith import broadcast_to
 from .base import function, inner
 
-# linear: D sum(X)[V] = sum(V); transpose: ct·𝟙𝟙ᵀ
+# linear: D sum(X)[V] = sum(V); transpose: ct spread over X's shape
 function("sum", spellings=("Σ",), arity=1, shape=lambda dims, s: SCALAR,
          jvp=lambda e, ts: call("sum", ts[0]), linear=(0,),
-         transpose=lambda e, i, ct: ct if e.args[0].shape.is_scalar else ct * ones(e.args[0].shape),
-         np_code="np.sum({0})")
+         transpose=lambda e, i, ct: broadcast_to(ct, e.args[0].shape),   # ct·𝟙𝟙ᵀ
+         np_code="np.sum({0})", numeric=lambda ev, e, x: ev.np.sum(x).reshape(1, 1))
 
 
 def _norm_unicode(sub: str):
@@ -29,7 +29,7 @@ function("norm", spellings=("linalg.norm",), arity=1, shape=lambda dims, s: SCAL
          jvp=lambda e, ts: inner(e.args[0], ts[0]) / e, domain=("not_all_zero",),
          unicode=_norm_unicode("_F"),
          latex=lambda p, e: rf"\left\| {p(e.args[0])} \right\|" + ("" if e.args[0].shape.cols == 1 else "_F"),
-         np_code="np.linalg.norm({0})")
+         np_code="np.linalg.norm({0})", numeric=lambda ev, e, x: ev.np.sqrt(ev.np.sum(x * x)).reshape(1, 1))
 
 LOGSUMEXP = """def _logsumexp(z):
     m = np.max(z)
@@ -40,12 +40,18 @@ SOFTMAX = """def _softmax(z):
     return e / np.sum(e)
 """
 
+def _logsumexp_value(ev, e, x):
+    top = ev.np.max(x)      # log Σ exp(xᵢ) = top + log Σ exp(xᵢ − top), which cannot overflow
+    return (top + ev.np.log(ev.np.sum(ev.np.exp(x - top)))).reshape(1, 1)
+
+
 # D lse(x)[v] = softmax(x)ᵀ v
 function("logsumexp", spellings=("special.logsumexp", "lse"), arity=1, shape=lambda dims, s: SCALAR,
          jvp=lambda e, ts: inner(call("softmax", e.args[0]), ts[0]),
-         np_code="_logsumexp({0})", extra={"helper": LOGSUMEXP})
+         np_code="_logsumexp({0})", extra={"helper": LOGSUMEXP}, numeric=_logsumexp_value)
 
 # D softmax(x)[v] = s ⊙ v − s (sᵀv),  s = softmax(x)
 function("softmax", spellings=("special.softmax",), arity=1, shape=lambda dims, s: s,
          jvp=lambda e, ts: e * ts[0] - e * inner(e, ts[0]),
-         np_code="_softmax({0})", extra={"helper": SOFTMAX})
+         np_code="_softmax({0})", extra={"helper": SOFTMAX},
+         numeric=lambda ev, e, x: ev.np.exp(x - _logsumexp_value(ev, e, x)))
