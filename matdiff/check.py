@@ -3,8 +3,10 @@ and names the mistake: correct, transposed, scaled (factor c), sign, shape, or w
 `check_program` reads a forward and backward pass written as NumPy assignments, infers the
 shape of every line, and checks each `dNAME = …` line as a claim about ∂loss/∂NAME.
 
-Verdicts are settled symbolically when the canonical forms agree, otherwise numerically:
-both sides are evaluated at several random points from each symbol's domain."""
+Verdicts are numeric: the claim as read and the derived gradient are evaluated by the plain
+evaluator (matdiff/evaluate.py) at several random points from each symbol's domain, and the
+derived gradient is itself verified against finite differences of f as read before it judges
+anything, so a simplifier or emitter bug cannot turn into a verdict."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from .derivation import derive, project
-from .errors import MatdiffError, ParseError, ShapeError
+from .errors import DerivationError, MatdiffError, ParseError, ShapeError
 from .expr import Const, Expr, Symbol, substitute
 from .simplify import simplify, zero_like
 from .reader import read
@@ -58,39 +60,38 @@ class GradientCheck:
 
 
 def _values(exprs: list[Expr], symbols: dict, expr_for_domains: Expr, seed: int) -> list:
-    """Each of `exprs` evaluated at DRAWS points sampled from the symbols' domains."""
+    """Each of `exprs` evaluated by the plain evaluator at DRAWS points sampled from the symbols'
+    domains: per point, the values (runtime form) and the size of their intermediate values."""
     import numpy as np
-    from .emit.numpy import compile_exprs, compile_value, py_name
+    from .evaluate import magnitude, runtime_form, evaluate_all
     from .verify import Sampler, find_point
 
-    params = list(symbols.values())
-    f = compile_value(expr_for_domains, params, check=False)
-    fn = compile_exprs(exprs, params)
     sampler = Sampler(symbols, expr_for_domains, seed)
     out = []
     for _ in range(DRAWS):
-        x = find_point(expr_for_domains, symbols, f, sampler)
-        with np.errstate(all="ignore"):
-            vals = fn(**{py_name(k): v for k, v in x.items()})
-        vals = vals if len(exprs) > 1 else (vals,)
-        out.append([np.asarray(v, dtype=float) for v in vals])
+        x = find_point(expr_for_domains, symbols, sampler)
+        vals = evaluate_all(exprs, x, sampler.sizes)
+        scale = max(magnitude(e, x, sampler.sizes) for e in exprs)
+        out.append(([np.asarray(runtime_form(v, e), dtype=float) for v, e in zip(vals, exprs, strict=True)], scale))
     return out, sampler
 
 
 def compare(claim: Expr, expected: Expr, variable: Symbol, symbols: dict, f: Expr, seed: int = 0):
     """(verdict, factor, counterexample) for a claim of the variable's shape or its transpose."""
     import numpy as np
+    from .verify import EPS
 
-    if simplify(claim) == expected:
-        return "correct", None, {}
     square = variable.shape.rows == variable.shape.cols
     shaped_like = claim.shape == expected.shape
     draws, sampler = _values([claim, expected], symbols, f, seed)
+    # relative to the derivative's own size, down to the rounding of the values' intermediates
+    # (no absolute floor: 1e-7·x is not 0)
+    floor = 64 * EPS * max(scale for _, scale in draws)
 
     def close(a, b):
-        return a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=RTOL * max(1.0, float(np.max(np.abs(b)))))
+        return a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=RTOL * float(np.max(np.abs(b), initial=0.0)) + floor)
 
-    pairs = [(np.asarray(c), np.asarray(e)) for c, e in draws]
+    pairs = [(np.asarray(c), np.asarray(e)) for (c, e), _ in draws]
     if shaped_like and all(close(c, e) for c, e in pairs):
         return "correct", None, {}
     if (not shaped_like or square) and claim.shape == expected.shape.T and not expected.shape.is_scalar:
@@ -124,7 +125,7 @@ def check_gradient(expr, wrt: str, claim: str, shapes: dict | None = None, assum
     if len(d.wrt) != 1:
         raise MatdiffError("check_gradient takes one variable", hint="check each variable's gradient on its own")
     var = d.variables[d.wrt[0]]
-    expected = d.gradients[var.name]
+    expected = _verified_gradient(d, var.name, seed)
     known = {n: s.shape for n, s in d.symbols.items()}
     props = {n: sorted(s.props) for n, s in d.symbols.items() if s.props}
     try:
@@ -137,7 +138,18 @@ def check_gradient(expr, wrt: str, claim: str, shapes: dict | None = None, assum
         raise ParseError(f"the claim uses {', '.join(sorted(extra))}, which {'is' if len(extra) == 1 else 'are'} "
                          f"not in {d.expr}", text=claim, span=(0, len(claim)),
                          hint="write the gradient in terms of the expression's symbols: " + ", ".join(d.symbols))
-    return _judge(claimed, expected, var, dict(d.symbols), d.value_expr, seed)
+    return _judge(claimed, expected, var, dict(d.symbols), d.expr, seed)
+
+
+def _verified_gradient(d, name: str, seed: int) -> Expr:
+    """The derived gradient, once it has passed verification against f as read: a gradient
+    that judges a claim must not be trusted on its own word."""
+    report = d.verify(seed=seed)
+    if not report.ok:
+        raise DerivationError(f"matdiff's own gradient of {d.expr} with respect to {name} fails verification "
+                              f"against the expression as read, so it cannot judge a claim:\n{report}",
+                              hint="please report this expression; the claim has not been judged")
+    return d.gradients[name]
 
 
 def _judge(claimed, expected, var, symbols, f, seed, expected_text="") -> GradientCheck:
@@ -145,7 +157,7 @@ def _judge(claimed, expected, var, symbols, f, seed, expected_text="") -> Gradie
     if verdict != "correct" and var.props & {"symmetric", "spd", "diagonal"} and claimed.shape == var.shape:
         # on symmetric (diagonal) matrices only the projection of a gradient matters: Aᵀ and
         # sym(A) give the same ⟨G, V⟩ for every symmetric V
-        if compare(simplify(project(claimed, var)), expected, var, symbols, f, seed)[0] == "correct":
+        if compare(project(claimed, var), expected, var, symbols, f, seed)[0] == "correct":
             kind = "diagonal" if "diagonal" in var.props else "symmetric"
             return GradientCheck(True, "correct", expected, claimed, var, None,
                                  f"correct on {kind} matrices: it equals the derivative once projected "
@@ -314,9 +326,9 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
             expected = zero_like(var)                # the loss does not depend on it
         else:
             d = derive(loss_expr, [name], shapes={n: s.shape for n, s in loss_expr.symbols().items()})
-            expected = d.gradients[name]
+            expected = _verified_gradient(d, name, seed)
         leaf_value = _expand(defs, order, name) if name in defs else var
-        expected_full = simplify(substitute(expected, {var: leaf_value})) if name in defs else expected
+        expected_full = substitute(expected, {var: leaf_value}) if name in defs else expected
         correct[ln.name] = expected_full
         folded = _fold(expected, [(n, defs[n]) for n in order if n != name] + named_claims)
         named_claims.append((ln.name, folded))
@@ -331,11 +343,12 @@ def check_program(text: str, loss: str = "loss", shapes: dict | None = None, ass
             claim = substitute(claim, {Symbol(k, v.shape): v for k, v in partials.items()})
         claim_full = substitute(_expand(defs, order, None, expr=claim), {
             Symbol(c, correct[c].shape): correct[c] for c in correct if c != ln.name})
-        claim_full = simplify(claim_full)
         f_all = _expand(defs, order, loss)
         syms = {n: s for n, s in inputs.items() if n in (claim_full.symbols() | expected_full.symbols()
                                                           | f_all.symbols())}
+        # judged on the values of the claim and the gradient as they stand; simplified only to be shown
         ln.check = _judge(claim_full, expected_full, var, syms, f_all, seed, expected_text=text)
+        ln.check.claim, ln.check.expected = simplify(claim_full), simplify(expected_full)
         wrong_before = sorted(n for n in ln.expr.symbols() if n in checked and not checked[n].ok)
         if wrong_before:
             ln.check.message = (ln.check.message + "; " if ln.check.message else "") + \

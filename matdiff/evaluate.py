@@ -66,6 +66,12 @@ def bind_sizes(symbols, values: dict) -> dict:
 def evaluate_all(exprs: list[Expr], values: dict, sizes: dict | None = None) -> list:
     """The values of several expressions at one point (shared nodes once), as 2-D arrays.
     `values` maps symbol names to arrays (runtime or 2-D form)."""
+    memo = _node_values(exprs, values, sizes)
+    return [memo[id(e)] for e in exprs]
+
+
+def _node_values(exprs: list[Expr], values: dict, sizes: dict | None) -> dict:
+    """id(node) → value for every node of `exprs`."""
     import numpy as np
     symbols = {}
     for e in exprs:
@@ -93,7 +99,7 @@ def evaluate_all(exprs: list[Expr], values: dict, sizes: dict | None = None) -> 
                         raise ShapeError(f"internal: {node.op.name} gave a value of shape {v.shape} "
                                          f"where {node} is {want[0]}×{want[1]}")
                 memo[id(node)] = v
-    return [memo[id(e)] for e in exprs]
+    return memo
 
 
 def evaluate(expr: Expr, values: dict, sizes: dict | None = None):
@@ -109,6 +115,18 @@ def runtime_form(v, expr: Expr):
     if expr.shape.is_vector or expr.shape.is_row:
         return v.reshape(-1)
     return v
+
+
+def magnitude(expr: Expr, values: dict, sizes: dict | None = None) -> float:
+    """The largest finite magnitude among the values of all of `expr`'s nodes at a point: the
+    scale of the rounding in its value (a − b with a ≈ b is known only to ε·|a|)."""
+    import numpy as np
+    top = 0.0
+    for v in _node_values([expr], values, sizes).values():
+        finite = np.abs(v[np.isfinite(v)])
+        if finite.size:
+            top = max(top, float(np.max(finite)))
+    return top
 
 
 def reference(expr: Expr, symbols, name_of=lambda n: n):

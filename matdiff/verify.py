@@ -1,12 +1,18 @@
-"""Finite-difference checks of derived code. Inputs are sampled from each symbol's domain
-(det > 0 for logdet, invertible for inv/det, SPD where declared, positive for log/sqrt, away from the kinks of relu/abs), in
-float64, non-symmetric unless declared, with a distinct size for each symbolic dim so that a
-missing transpose cannot hide.
+"""Finite-difference checks of derived code against the expression *as read*. The reference f is
+the plain evaluator (matdiff/evaluate.py) run on the expression before any simplification: it
+shares no code with the simplifier or the emitter it checks, so a rewrite that changes a value
+cannot pass. The emitted value() is compared with that reference too, its own verdict.
+
+Inputs are sampled from each symbol's domain (det > 0 for logdet, invertible for inv/det, SPD
+where declared, positive for log/sqrt and fractional powers, away from the kinks of relu/abs),
+in float64, non-symmetric unless declared, with a distinct size for each symbolic dim so that a
+missing transpose cannot hide; where f overflows, the samples are scaled down.
 
 The check: along random directions V, compare ⟨G, V⟩ with the central difference
 (f(X + hV) − f(X − hV)) / 2h, h = 1e-5 · max(1, max|X|), and report the relative error
-max(0, |a − d| − r) / max(|a|, |d|, 1e-12), where r = 64ε·max|f(X ± hV)| / 2h is the rounding
-floor of the difference (below it two numbers cannot be told apart); a pair over tolerance is
+max(0, |a − d| − r) / max(|a|, |d|, 1e-12), where r = 64ε·s / 2h is the rounding floor of the
+difference, s the largest magnitude among f's intermediate values (f = a − b with a ≈ b is only
+known to ε·|a|; below the floor two numbers cannot be told apart); a pair over tolerance is
 retried with h/10, 10h and h/100, then with Richardson-extrapolated differences (4D(h/2) − D(h))/3
 (the smallest error counts, so rounding or curvature alone does not fail a right answer, while
 a wrong derivative is off by far more). At small
@@ -40,6 +46,7 @@ class Report:
     checks: int
     notes: list = field(default_factory=list)
     beyond_rounding: float = 0.0
+    value_ok: bool = True       # the emitted value() agrees with the expression as read
 
     def __str__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "all sizes fixed"
@@ -50,21 +57,27 @@ class Report:
         return "\n".join([out] + [f"  note: {n}" for n in self.notes])
 
 
+def _tags(node: Call):
+    """(tag, argument) for each argument of `node` with a domain; a power's depends on its
+    exponent: a negative integer needs a nonzero base, any other non-integer a positive one."""
+    for tag, a in zip(node.op.domain, node.args):
+        if tag == "power":
+            v = getattr(node.args[1], "value", None)
+            tag = "nonzero" if isinstance(v, int) and v < 0 else "any" if isinstance(v, int) else "positive"
+        if tag != "any":
+            yield tag, a
+
+
 def domains(expr) -> dict[str, set]:
     """Domain tags per symbol, from the ops whose arguments the symbol is (directly or transposed)."""
     out: dict[str, set] = {}
     for node in expr.walk():
         if not isinstance(node, Call):
             continue
-        for i, tag in enumerate(node.op.domain):
-            a = node.args[i]
+        for tag, a in _tags(node):
             if isinstance(a, Call) and a.op.name == "transpose":
                 a = a.args[0]
-            if tag == "power":
-                p = node.args[1]
-                v = getattr(p, "value", None)
-                tag = "nonzero" if isinstance(v, int) and v < 0 else "any" if isinstance(v, int) else "positive"
-            if isinstance(a, Symbol) and tag != "any":
+            if isinstance(a, Symbol):
                 out.setdefault(a.name, set()).add(tag)
     return out
 
@@ -94,7 +107,9 @@ class Sampler:
     def runtime_shape(self, s: Symbol) -> tuple:
         return tuple(self.sizes.get(d, d) for d in s.shape.numpy())
 
-    def sample(self, positive_all: bool = False) -> dict:
+    def sample(self, positive_all: bool = False, shrink: float = 1.0) -> dict:
+        """One point; `shrink` scales the unconstrained samples down (exp(‖C‖²·‖W‖²) overflows
+        at standard-normal inputs)."""
         np, rng = self.np, self.rng
         out = {}
         for name, s in self.symbols.items():
@@ -114,9 +129,9 @@ class Sampler:
             elif tags & {"positive"} or positive_all:
                 x = rng.uniform(0.5, 2.0, shape)
             elif tags & {"nonzero", "not_all_zero"}:
-                x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+                x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape) * shrink
             else:
-                x = rng.standard_normal(shape)
+                x = rng.standard_normal(shape) * shrink
             out[name] = float(x) if shape == () else x
         return out
 
@@ -133,8 +148,8 @@ class Sampler:
 
 def _domain_checks(expr) -> list[tuple[str, object]]:
     """(tag, argument) for every argument that must lie in a domain: kinks of relu/abs to keep
-    away from, and compound arguments of log, sqrt, logdet, inv, … (a symbol argument is
-    sampled in its domain already)."""
+    away from, and compound arguments of log, sqrt, logdet, inv, fractional powers, … (a symbol
+    argument is sampled in its domain already)."""
     out = []
     for node in expr.walk():
         if not isinstance(node, Call):
@@ -142,23 +157,28 @@ def _domain_checks(expr) -> list[tuple[str, object]]:
         if node.op.name in KINKS:
             out.append(("nonzero", node.args[0]))
             continue
-        for tag, a in zip(node.op.domain, node.args):
-            if tag not in ("any", "power") and not isinstance(a, Symbol):
-                out.append((tag, a))
+        out += [(tag, a) for tag, a in _tags(node) if not isinstance(a, Symbol)]
     return out
 
 
+MARGIN = 1e-3   # how far from a kink or a domain's edge, relative to the argument's own size
+
+
 def _in_domain(tag: str, v) -> bool:
+    """Whether the value of an argument lies in its domain, with a margin relative to the
+    argument's size (a step of h = 1e-5 relative cannot cross the edge): exp(−‖C‖²) ≈ 1e-9 is
+    safely away from the kink of abs, while an entry 1e-6 among entries near 1 is not."""
     import numpy as np
     v = np.asarray(v, dtype=float)
     if not np.all(np.isfinite(v)):
         return False
+    scale = float(np.max(np.abs(v))) if v.size else 0.0
     if tag == "positive":
-        return float(np.min(v)) > 1e-3
+        return float(np.min(v)) > MARGIN * scale and scale > 1e-300
     if tag == "nonzero":
-        return float(np.min(np.abs(v))) > 1e-3
+        return float(np.min(np.abs(v))) > MARGIN * scale and scale > 1e-300
     if tag == "not_all_zero":   # ‖X‖ is smooth away from X = 0
-        return float(np.max(np.abs(v))) > 1e-3
+        return scale > 1e-300
     if tag in ("spd", "posdet", "invertible"):
         if v.ndim != 2 or np.linalg.cond(v) > 1e8:
             return False
@@ -166,28 +186,28 @@ def _in_domain(tag: str, v) -> bool:
     return True
 
 
-def find_point(expr, symbols: dict, f, sampler):
-    """Inputs where f is finite and every domain holds; after 10 misses the dim sizes are
-    shuffled (XᵀX needs more rows than columns), after 20 every input is made positive."""
+def find_point(expr, symbols: dict, sampler):
+    """Inputs where the expression as read is finite and every domain holds, by the plain
+    evaluator; after 10 misses the dim sizes are shuffled (XᵀX needs more rows than columns),
+    after 20 every input is made positive; in each round of 10 tries, the last five shrink the
+    unconstrained samples by half, then a quarter, … (so that exp(‖C‖²‖W‖²) stays finite)."""
     import numpy as np
-    from .emit.numpy import compile_exprs, py_name
+    from .evaluate import evaluate_all
 
     checks = _domain_checks(expr)
-    args = compile_exprs([a for _, a in checks], list(symbols.values())) if checks else None
     for attempt in range(30):
         if attempt == 10:
             sampler.shuffle_sizes()
-        cand = sampler.sample(positive_all=attempt >= 20)
-        named = {py_name(k): v for k, v in cand.items()}
-        with np.errstate(all="ignore"):
-            if not np.all(np.isfinite(f(**named))):
-                continue
-            if args is not None:
-                vals = args(**named)
-                vals = vals if len(checks) > 1 else (vals,)
-                if not all(_in_domain(tag, v) for (tag, _), v in zip(checks, vals, strict=True)):
-                    continue
-        return cand
+        shrink = 0.5 ** (attempt % 10 - 4) if attempt % 10 >= 5 else 1.0
+        cand = sampler.sample(positive_all=attempt >= 20, shrink=shrink)
+        try:
+            vals = evaluate_all([expr] + [a for _, a in checks], cand, sampler.sizes)
+        except (FloatingPointError, ValueError, OverflowError):
+            continue
+        if not np.all(np.isfinite(vals[0])):
+            continue
+        if all(_in_domain(tag, v) for (tag, _), v in zip(checks, vals[1:], strict=True)):
+            return cand
     raise DomainError(f"could not find inputs where {expr} is finite and inside its domain "
                       f"(30 tries, seed {sampler.seed})", hint="declare properties with assume (spd, positive)")
 
@@ -233,21 +253,46 @@ class _Tally:
         self.notes.append(note)
         self.raw = self.adjusted = float("inf")
 
+    value_ok = True
+
+    def check_value(self, emitted, reference, scale: float, what: str) -> None:
+        """The emitted value against the reference at one point: a mismatch is its own verdict."""
+        import numpy as np
+        a, r = np.asarray(emitted, dtype=float), np.asarray(reference, dtype=float)
+        if a.shape == r.shape and np.allclose(a, r, rtol=1e-8, atol=64 * EPS * scale, equal_nan=False):
+            return
+        self.value_ok = False
+        shown = (f"{float(a):.10g} where the expression as read is {float(r):.10g}" if a.size == 1 == r.size
+                 else f"an array of shape {a.shape} that differs from the expression as read (shape {r.shape})"
+                 + (f" by up to {float(np.max(np.abs(a - r))):.3g}" if a.shape == r.shape else ""))
+        self.notes.append(f"the emitted value differs from the expression as read: {what} gives {shown}")
+
     def report(self, sampler, what: str) -> Report:
-        ok = bool(self.adjusted <= self.tol)
-        if not ok:
+        ok = bool(self.adjusted <= self.tol) and self.value_ok
+        if self.adjusted > self.tol:
             self.notes.append(f"the derived {what} does not match finite differences")
         return Report(ok, float(self.raw), self.tol, dict(sampler.sizes), sampler.seed, self.checks,
-                      self.notes, float(self.adjusted))
+                      self.notes, float(self.adjusted), self.value_ok)
 
 
-def _setup(d, seed: int):
-    """Compiled f, a sampler and a point in f's domain."""
-    from .emit.numpy import compile_value
-    symbols = dict(d.symbols)
-    f = compile_value(d.value_expr, list(symbols.values()), check=False)
-    sampler = Sampler(symbols, d.expr, seed)
-    return symbols, f, sampler, find_point(d.expr, symbols, f, sampler)
+class _Setup:
+    """The reference f (the expression as read, by the plain evaluator, keyed like the emitted
+    functions), a sampler, a point in f's domain, and the size of f's intermediate values there
+    (the scale of its rounding)."""
+
+    def __init__(self, d, seed: int):
+        from .emit.numpy import py_name
+        from .evaluate import magnitude, reference
+        self.symbols = dict(d.symbols)
+        self.f = reference(d.expr, self.symbols.values(), py_name)
+        self.sampler = Sampler(self.symbols, d.expr, seed)
+        self.x = find_point(d.expr, self.symbols, self.sampler)
+        self.scale = magnitude(d.expr, self.x, self.sampler.sizes)
+
+    def check_value(self, d, tally: _Tally) -> None:
+        from .emit.numpy import compile_value
+        emitted = compile_value(d.value_expr, list(self.symbols.values()), check=False)
+        tally.check_value(_run(emitted, self.x), _run(self.f, self.x), self.scale, "value()")
 
 
 def _run(fn, point: dict):
@@ -257,9 +302,10 @@ def _run(fn, point: dict):
         return fn(**{py_name(k): v for k, v in point.items()})
 
 
-def _central(fn, x: dict, moves: dict, h: float):
-    """(F(x + hV) − F(x − hV)) / 2h and its rounding floor 64ε·max|F(x ± hV)| / 2h, where
-    `moves` maps variable names to directions V and F returns an array or a scalar."""
+def _central(fn, x: dict, moves: dict, h: float, scale: float = 0.0):
+    """(F(x + hV) − F(x − hV)) / 2h and its rounding floor 64ε·max(|F(x ± hV)|, scale) / 2h, where
+    `moves` maps variable names to directions V, F returns an array or a scalar, and `scale` is
+    the size of F's intermediate values (F = a − b is known only to ε·|a|)."""
     import numpy as np
     xp, xm = dict(x), dict(x)
     for name, v in moves.items():
@@ -270,7 +316,7 @@ def _central(fn, x: dict, moves: dict, h: float):
     fp = np.asarray(_run(fn, xp), dtype=float)
     fm = np.asarray(_run(fn, xm), dtype=float)
     floor = 64 * EPS * max(float(np.max(np.abs(fp))) if fp.size else 0.0,
-                           float(np.max(np.abs(fm))) if fm.size else 0.0) / (2 * h)
+                           float(np.max(np.abs(fm))) if fm.size else 0.0, scale) / (2 * h)
     return (fp - fm) / (2 * h), floor
 
 
@@ -285,9 +331,11 @@ def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, fu
     import numpy as np
     from .emit.numpy import compile_gradient
 
-    symbols, f, sampler, x = _setup(d, seed)
+    setup = _Setup(d, seed)
+    symbols, f, sampler, x, scale = setup.symbols, setup.f, setup.sampler, setup.x, setup.scale
     grad = compile_gradient(d, check=False)
     tally = _Tally(tol)
+    setup.check_value(d, tally)
 
     def gradients(point):
         g = _run(grad, point)
@@ -303,22 +351,24 @@ def verify_gradient(d, seed: int = 0, directions: int = 6, tol: float = 1e-5, fu
         h0 = _scale(x, [name])
         for _ in range(directions):
             v = np.asarray(sampler.direction(s), dtype=float)
-            tally.check(np.sum(g * v), lambda h: _central(f, x, {name: v}, h * h0))
+            tally.check(np.sum(g * v), lambda h: _central(f, x, {name: v}, h * h0, scale))
         if g.size <= full_max and not (s.props & {"symmetric", "spd", "diagonal"}):
             tally.scale_floor = float(np.max(np.abs(g))) if g.size else 0.0
             for idx in np.ndindex(*g.shape):
                 e = np.zeros(g.shape)
                 e[idx] = 1.0
-                tally.check(g[idx], lambda h: _central(f, x, {name: e}, h * h0))
+                tally.check(g[idx], lambda h: _central(f, x, {name: e}, h * h0, scale))
             tally.scale_floor = 0.0
         if not np.any(g):
             tally.notes.append(f"the gradient for {name} is identically zero at the sample point; "
                                "checked at three more points")
+            from .evaluate import magnitude
             for _ in range(3):
-                x2 = find_point(d.expr, symbols, f, sampler)
+                x2 = find_point(d.expr, symbols, sampler)
                 g2 = np.asarray(gradients(x2)[d.wrt.index(name)], dtype=float)
                 v = np.asarray(sampler.direction(s), dtype=float)
-                tally.check(np.sum(g2 * v), lambda h: _central(f, x2, {name: v}, h * _scale(x2, [name])))
+                scale2 = magnitude(d.expr, x2, sampler.sizes)
+                tally.check(np.sum(g2 * v), lambda h: _central(f, x2, {name: v}, h * _scale(x2, [name]), scale2))
     return tally.report(sampler, "gradient")
 
 
@@ -328,14 +378,16 @@ def verify_directional(d, seed: int = 0, directions: int = 6, tol: float = 1e-5)
     import numpy as np
     from .emit.numpy import compile_exprs
 
-    symbols, f, sampler, x = _setup(d, seed)
+    setup = _Setup(d, seed)
+    symbols, f, sampler, x = setup.symbols, setup.f, setup.sampler, setup.x
     df = compile_exprs([d.directional], list(symbols.values()) + list(d.directions.values()))
     tally = _Tally(tol)
+    setup.check_value(d, tally)
     h0 = _scale(x, d.wrt)
     for _ in range(directions):
         vs = {n: np.asarray(sampler.direction(d.variables[n]), dtype=float) for n in d.wrt}
         a = _run(df, {**x, **{d.directions[n].name: vs[n] for n in d.wrt}})
-        tally.check(a, lambda h: _central(f, x, vs, h * h0))
+        tally.check(a, lambda h: _central(f, x, vs, h * h0, setup.scale))
     return tally.report(sampler, "DF|X[V]")
 
 
@@ -347,8 +399,14 @@ def verify_matrix(d, kind: str, seed: int = 0, tol: float = 1e-5, max_columns: i
     import numpy as np
     from .emit.numpy import compile_gradient, compile_results
 
-    symbols, f, sampler, x = _setup(d, seed)
+    setup = _Setup(d, seed)
+    symbols, f, sampler, x = setup.symbols, setup.f, setup.sampler, setup.x
     tally = _Tally(tol)
+    setup.check_value(d, tally)
+    if kind == "hessian":   # the Hessian is checked against the gradient, so the gradient first
+        first = verify_gradient(d, seed=seed, tol=tol)
+        if not first.ok:
+            tally.fail("the gradient the Hessian is checked against fails its own verification")
     if kind == "jacobian":
         pairs = [(w, w) for w in d.wrt]
         mats = compile_results(d, [d.jacobians[w] for w in d.wrt], "jacobian", check=False)
@@ -381,7 +439,7 @@ def verify_matrix(d, kind: str, seed: int = 0, tol: float = 1e-5, max_columns: i
             e = e.reshape(x0.shape, order="F")
 
             def column(h, e=e):
-                n, floor = _central(outer[a], x, {b: e}, h * h0)
+                n, floor = _central(outer[a], x, {b: e}, h * h0, setup.scale if kind == "jacobian" else 0.0)
                 return n.reshape(-1, order="F"), floor
             tally.check(m[:, j], column)
         if kind == "hessian" and a == b and m.shape[0] == m.shape[1]:

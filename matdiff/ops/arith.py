@@ -389,9 +389,12 @@ function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
          numpy=lambda e, a: f"np.zeros({_np_dims(e)})")
 function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
          numeric=lambda ev, e: ev.np.ones(ev.shape(e)),
-         text=_dims_text("ones"), unicode=lambda p, e: "𝟙" if e.shape.is_vector else "𝟙𝟙ᵀ",
-         extra={"paper_prec": lambda p, e: 9 if e.shape.is_vector else 2},   # 𝟙𝟙ᵀ is a product
-         latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}\mathbf{1}^\top",
+         text=_dims_text("ones"),
+         # 𝟙 a column, 𝟙ᵀ a row, 𝟙𝟙ᵀ a matrix (a product)
+         unicode=lambda p, e: "𝟙" if e.shape.is_vector else "𝟙ᵀ" if e.shape.is_row else "𝟙𝟙ᵀ",
+         extra={"paper_prec": lambda p, e: 2 if e.shape.rows != 1 and e.shape.cols != 1 else 9},
+         latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}^\top" if e.shape.is_row
+         else r"\mathbf{1}\mathbf{1}^\top",
          numpy=lambda e, a: f"np.ones({_np_dims(e)})")
 
 
