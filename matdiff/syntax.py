@@ -1,7 +1,8 @@
 """Text → syntax tree. Lark compiles grammars/matdiff.lark into LALR(1) tables (once, cached);
 _Machine runs them, calling a lark transformer whose methods make small Nodes with spans,
-flattening chains so that depth stays small. Every failure becomes a ParseError quoting the
-input with a caret. reader.py turns the tree into an Expr."""
+flattening chains so that depth stays small. _Machine reads lark's private tables: where a lark
+release has changed them, lark's own (slower) runtime parses instead, to the same trees. Every
+failure becomes a ParseError quoting the input with a caret. reader.py turns the tree into an Expr."""
 
 from __future__ import annotations
 
@@ -239,11 +240,48 @@ class _UnexpectedToken(Exception):
         self.token = token
 
 
+class _LarkRuntime:
+    """Lark's own LALR runtime, for a lark whose internals _Machine cannot read. It builds the
+    same trees (tests/test_properties.py checks the two agree); its errors are turned into the
+    runner's, so that syntax_tree reports both alike."""
+
+    def __init__(self, lark_parser):
+        self.lark = lark_parser
+
+    def parse(self, text: str):
+        from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+        try:
+            return self.lark.parse(text)
+        except UnexpectedCharacters as e:
+            raise _BadCharacter(e.pos_in_stream) from None
+        except UnexpectedToken as e:
+            tok = e.token
+            if tok.type == "$END":
+                raise _UnexpectedToken(_Token("$END", "", len(text), len(text))) from None
+            start = tok.start_pos if tok.start_pos is not None else e.pos_in_stream
+            end = tok.end_pos if tok.end_pos is not None else start + len(tok)
+            raise _UnexpectedToken(_Token(tok.type, str(tok), start, end)) from None
+        except UnexpectedEOF:
+            raise _UnexpectedToken(_Token("$END", "", len(text), len(text))) from None
+
+
+# read by _parser when it sets up the table runner: one text through most rules and terminals
+_PROBE = "-‖x‖²_F + tr(X⁻¹ A)ᵀ ⊙ f(a, b) ** 2 - 1/2 xᵀAx @ W' ^ -1 * 2.5e-3 > (y) + {z}"
+
+
 @lru_cache(maxsize=1)
-def _parser() -> _Machine:
+def _parser() -> _Machine | _LarkRuntime:
+    """The parser, built once: the table runner, or lark's own runtime where the runner cannot
+    be set up on the installed lark."""
     from lark import Lark
-    return _Machine(Lark(_grammar_text(), parser="lalr", lexer="basic", maybe_placeholders=True,
-                         propagate_positions=False, cache=True, transformer=_tree_builder()))
+    lark_parser = Lark(_grammar_text(), parser="lalr", lexer="basic", maybe_placeholders=True,
+                       propagate_positions=False, cache=True, transformer=_tree_builder())
+    try:
+        machine = _Machine(lark_parser)
+        machine.parse(_mark_bars(_PROBE))
+    except Exception:   # the runner reads lark's private attributes, which any release may change
+        return _LarkRuntime(lark_parser)
+    return machine
 
 
 def _grammar_text() -> str:

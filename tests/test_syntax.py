@@ -380,3 +380,65 @@ def test_long_product_reads_in_linear_time():
     r = read(" @ ".join(["A"] * 3000) + " @ x")
     assert r.expr.shape == r.symbols["x"].shape
     assert len(r.expr.args) == 3001
+
+
+# -- the table runner, and lark's runtime where a lark release has changed what the runner reads --
+
+RUNTIME_TEXTS = ["x.T @ A @ x", "‖Wx − y‖²_F + tr(X⁻¹)", "½xᵀAx - 1/2 * sum(relu(z > 0))",
+                 "x +", "x + )", "x $ y", "f(x,", "‖x", "A @ @ B", "-" * 150 + "x"]
+
+
+def _outcome(text):
+    """The syntax tree of `text` as plain data, or the ParseError it raises as plain data."""
+    from matdiff import syntax
+
+    def outline(node):
+        if not isinstance(node, syntax.Node):
+            return str(node)
+        value = [v[0] if isinstance(v, tuple) else v for v in node.value] if isinstance(node.value, list) else node.value
+        return node.kind, node.span, value, [outline(k) for k in node.kids]
+    try:
+        return "tree", outline(syntax.syntax_tree(text))
+    except matdiff.ParseError as e:
+        return "error", type(e), e.message, e.span, e.hint, str(e)
+
+
+def test_the_table_runner_is_used_with_the_installed_lark():
+    """So that the property test (tests/test_properties.py) compares the runner with lark, and the
+    probe text it reads at set-up is valid."""
+    from matdiff import syntax
+    assert isinstance(syntax._parser(), syntax._Machine)
+
+
+def _without_lexer_conf(monkeypatch):
+    import lark
+
+    class Renamed(lark.Lark):     # a release that calls it something else
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.lexer_config = self.__dict__.pop("lexer_conf")
+    monkeypatch.setattr(lark, "Lark", Renamed)
+
+
+def _without_action_name(monkeypatch):
+    from lark.parsers import lalr_analysis
+    monkeypatch.delattr(lalr_analysis.Shift, "name")   # lark's runtime tests `is Shift`
+
+
+@pytest.mark.parametrize("simulate", [_without_lexer_conf, _without_action_name])
+def test_a_lark_whose_internals_changed_parses_with_its_own_runtime(simulate, monkeypatch):
+    """Same trees, and the same ParseErrors (message, caret, hint), from lark's runtime."""
+    from matdiff import syntax
+    expected = [_outcome(t) for t in RUNTIME_TEXTS]
+    simulate(monkeypatch)
+    syntax._parser.cache_clear()
+    try:
+        assert isinstance(syntax._parser(), syntax._LarkRuntime)
+        assert [_outcome(t) for t in RUNTIME_TEXTS] == expected
+        assert parse("x.T @ A @ x") == parse("xᵀAx")
+        with pytest.raises(matdiff.ParseError):
+            parse("x + ")
+    finally:
+        monkeypatch.undo()
+        syntax._parser.cache_clear()
+    assert isinstance(syntax._parser(), syntax._Machine)

@@ -1,32 +1,147 @@
 """Expr → NumPy source. Shared subexpressions are computed once (CSE); matrix chains are
 ordered by cost, inverses become np.linalg.solve, diag(u) @ W becomes row scaling by
 broadcasting, column-times-row becomes np.outer. Column vectors are 1-D arrays at run time,
-so the code never takes .T of a 1-D array. Helpers (stable logsumexp, softmax) are inlined."""
+so the code never takes .T of a 1-D array. Helpers (stable logsumexp, softmax) are inlined.
+
+Names. Every emitted function takes its arrays by keyword: a symbol's keyword is `py_name` of
+its name (the name itself; `lambda_` for a Python keyword such as `lambda`). One namer per
+function (`_Names`) gives every symbol, dim, temporary and the `**` catch-all a distinct local
+identifier, none of which is a name the code reads from outside the function: `np` (the op
+templates write `np.` literally), the helpers, and the builtins. A symbol whose keyword is a
+usable parameter name is that parameter; one whose keyword is an outside name (`np`, `sum`,
+`_softmax`), or no plain identifier at all, is received through `**arrays` and bound to a fresh
+local on the first line (`np_ = arrays["np"]`), so the caller still passes `np=`. Dims and
+temporaries then take the names left over (`k_ = x.shape[0]` beside a symbol `k`; `prod2` beside
+a symbol `prod1`)."""
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 import re
+import unicodedata
 
-from ..errors import ShapeError
+from ..errors import DerivationError, ShapeError
 from ..expr import OPS, Call, Const, Expr, Symbol, call
 from ..ops.arith import shown_bare, split_negative
+from ..shapes import Shape
 
 NOMINAL_DIM = 100   # size assumed for a symbolic dim when ordering a matrix chain
 
 
 def py_name(name: str) -> str:
-    """The Python parameter name of a symbol (`lambda` is a keyword: `lambda_`)."""
+    """The keyword a caller passes for a symbol: its name, or `lambda_` for a Python keyword such
+    as `lambda`. Every emitted function accepts each of its symbols by this keyword, whatever
+    the name (see the module docstring for how one that cannot be a parameter arrives)."""
     return name + "_" if keyword.iskeyword(name) else name
 
 
+def _outside_names() -> frozenset[str]:
+    """The names emitted code reads from the module or the builtins; no local may shadow them.
+    All builtins, not only those the code uses today, so that a template may use any."""
+    helpers = {m.group(1) for op in OPS.values()
+               if (m := re.match(r"def (\w+)\(", op.extra.get("helper") or ""))}
+    return frozenset({"np", *helpers, *dir(builtins)})
+
+
+def _is_parameter(name: str) -> bool:
+    """Whether `name` can be written as a parameter and still be passed as itself: Python
+    normalises identifiers (NFKC) in source, not in the keywords of a call."""
+    return name.isidentifier() and not keyword.iskeyword(name) and \
+        unicodedata.normalize("NFKC", name) == name
+
+
+def _identifier(name: str) -> str:
+    """The closest plain identifier to `name`, as the base of a local."""
+    name = "".join(ch if ("a" + ch).isidentifier() else "_" for ch in unicodedata.normalize("NFKC", name))
+    if not name.isidentifier():   # empty, or led by a digit
+        name = "_" + name
+    if keyword.iskeyword(name):
+        name += "_"
+    return name if _is_parameter(name) else "arg"    # NFKC and the filter disagreed: any name will do
+
+
+def _quoted(text: str) -> str:
+    """A string literal, in double quotes like the rest of the emitted code where it can be."""
+    return f'"{text}"' if text.isprintable() and not set(text) & {'"', "\\"} else repr(text)
+
+
+class _Names:
+    """The identifiers of one emitted function. Symbols with usable keywords are named first, as
+    their keywords; everything else takes a fresh name that no other local and no outside name
+    (`_outside_names`) has, so no binding in the function can hide another."""
+
+    def __init__(self, params: list[Symbol], dims: list[str]):
+        self.taken: set[str] = set(_outside_names())
+        self.counts: dict[str, int] = {}
+        self.keyword: dict[str, str] = {}    # symbol name → the keyword the caller passes
+        owner: dict[str, str] = {}
+        for p in params:
+            kw = self.keyword[p.name] = py_name(p.name)
+            if owner.setdefault(kw, p.name) != p.name:
+                raise DerivationError(f"the symbols {owner[kw]} and {p.name} would both be passed as {kw}=",
+                                      hint="rename one of them")
+        self.local: dict[str, str] = {}      # symbol name → its identifier in the body
+        for name, kw in self.keyword.items():
+            if _is_parameter(kw) and kw not in self.taken:
+                self.local[name] = kw
+                self.taken.add(kw)
+        self.received = [name for name in self.keyword if name not in self.local]   # through **
+        for name in self.received:
+            self.local[name] = self.fresh(_identifier(self.keyword[name]))
+        self.catch_all = self.fresh("arrays") if self.received else None
+        self.dims = {d: self.fresh(_identifier(d)) for d in dims}
+
+    def fresh(self, base: str) -> str:
+        """`base`, or `base_`, `base_2`, … : the first that is free."""
+        name, k = base, 1
+        while name in self.taken:
+            name, k = (f"{base}_" if k == 1 else f"{base}_{k}"), k + 1
+        self.taken.add(name)
+        return name
+
+    def temp(self, base: str) -> str:
+        """The next free `base1`, `base2`, … for a temporary."""
+        k = self.counts.get(base, 0)
+        while True:
+            k += 1
+            if f"{base}{k}" not in self.taken:
+                break
+        self.counts[base] = k
+        self.taken.add(f"{base}{k}")
+        return f"{base}{k}"
+
+    def signature(self) -> str:
+        """`*, x, A` for the parameters, then `**arrays` if some symbols arrive through it."""
+        named = [self.local[name] for name in self.keyword if name not in self.received]
+        return ", ".join((["*", *named] if named else []) + ([f"**{self.catch_all}"] if self.catch_all else []))
+
+    def receiving_lines(self) -> list[str]:
+        """`np_ = arrays["np"]` for each symbol that arrives through **."""
+        return [f"{self.local[n]} = {self.catch_all}[{_quoted(self.keyword[n])}]" for n in self.received]
+
+    def dim(self, d: int | str) -> int | str:
+        """A dim as the code names it: a symbolic dim (or each factor of m·n) by its local."""
+        if not isinstance(d, str):
+            return d
+        return "·".join(self.dims.get(f, f) for f in d.split("·"))
+
+    def with_dims(self, e: Call) -> Call:
+        """`e` with its dims (params and shape) renamed to their locals, for an op's template."""
+        params = tuple(self.dim(p) for p in e.params)
+        shape = Shape(self.dim(e.shape.rows), self.dim(e.shape.cols))
+        if params == e.params and shape == e.shape:
+            return e
+        return Call.remade(e, e.args, params, shape)
+
+
 class _Emitter:
-    def __init__(self, outputs: list[Expr]):
+    def __init__(self, outputs: list[Expr], names: _Names):
+        self.names = names
         self.lines: list[str] = []
         self.helpers: dict[str, str] = {}
         self.temps: dict[Expr, str] = {}
-        self.counts: dict[str, int] = {}
         self.shared = self._shared(outputs)
 
     @staticmethod
@@ -50,8 +165,7 @@ class _Emitter:
     def temp(self, node: Call, code: str) -> str:
         base = {"matmul": "prod", "add": "total", "mul": "had", "div": "quot", "power": "pow",
                 "transpose": "tr"}.get(node.op.name, node.op.name)
-        k = self.counts[base] = self.counts.get(base, 0) + 1
-        name = f"{base}{k}"
+        name = self.names.temp(base)
         self.lines.append(f"{name} = {code}")
         self.temps[node] = name
         return name
@@ -61,7 +175,7 @@ class _Emitter:
         if e in self.temps:
             return self.temps[e], 9
         if isinstance(e, Symbol):
-            return py_name(e.name), 9
+            return self.names.local[e.name], 9
         if isinstance(e, Const):
             v = e.value
             s = str(v) if isinstance(v, int) else repr(float(v)) if math.isfinite(v) else \
@@ -132,7 +246,7 @@ class _Emitter:
             return negated.format(self.code(split_negative(e.args[0])[1])[0]), 9
         plain = _is_plain_call(e.op)
         args = [self.code(a)[0] if plain else self.arg(a, 9) for a in e.args]
-        out = template(e, args)
+        out = template(self.names.with_dims(e), args)
         return out, 9 if _is_call_code(out) or out.isidentifier() else 2
 
     def add_to_diagonal(self, rest: Expr, diagonal: list[tuple[bool, Expr]]) -> str:
@@ -142,8 +256,7 @@ class _Emitter:
         fresh = isinstance(rest, Call) and rest not in self.shared and rest not in self.temps and \
             rest.op.name in ("add", "mul", "matmul", "div", "power")
         code = self.code(rest)[0]
-        k = self.counts["total"] = self.counts.get("total", 0) + 1
-        name = f"total{k}"    # not a temp of `rest`: its value changes below
+        name = self.names.temp("total")    # not a temp of `rest`: its value changes below
         self.lines.append(f"{name} = np.{'asarray' if fresh else 'array'}({code}, dtype=float)")
         for negative, v in diagonal:
             self.lines.append(f"{name}[np.diag_indices_from({name})] {'-' if negative else '+'}= {self.code(v)[0]}")
@@ -318,8 +431,8 @@ def _chain_order(sizes: list[tuple[int, int]]) -> list[list[int]]:
 
 # -- functions ---------------------------------------------------------------------------------------
 
-def _dim_lines(params: list[Symbol], outputs: list[Expr]) -> list[str]:
-    """`n = A.shape[0]` for each symbolic dim that eye/zeros/ones need at run time."""
+def _needed_dims(outputs: list[Expr]) -> list[str]:
+    """The symbolic dims that eye/zeros/ones and sizes need at run time."""
     needed = []
     for out in outputs:
         for node in out.walk():
@@ -328,13 +441,18 @@ def _dim_lines(params: list[Symbol], outputs: list[Expr]) -> list[str]:
                 for f in factors:
                     if not f.isdigit() and f not in needed:
                         needed.append(f)
+    return needed
+
+
+def _dim_lines(params: list[Symbol], names: _Names) -> list[str]:
+    """`n = A.shape[0]` for each needed dim, read off the first input that has it."""
     lines = []
-    for d in needed:
+    for d in names.dims:
         for s in params:
             rt = s.shape.numpy()
             axes = [i for i, dim in enumerate(rt) if dim == d]
             if axes:
-                lines.append(f"{d} = {py_name(s.name)}.shape[{axes[0]}]")
+                lines.append(f"{names.dims[d]} = {names.local[s.name]}.shape[{axes[0]}]")
                 break
         else:
             raise ShapeError(f"the size {d} cannot be read off any input", hint=f"declare {d} as a number")
@@ -342,11 +460,13 @@ def _dim_lines(params: list[Symbol], outputs: list[Expr]) -> list[str]:
 
 
 def function_source(fname: str, params: list[Symbol], outputs: list[Expr], doc: str) -> tuple[str, dict]:
-    em = _Emitter(outputs)
+    names = _Names(params, _needed_dims(outputs))
+    em = _Emitter(outputs, names)
     codes = [em.code(o)[0] for o in outputs]
-    body = _dim_lines(params, outputs) + em.lines
-    sig = ", ".join(py_name(p.name) for p in params)
-    lines = [f"def {fname}(*, {sig}):" if params else f"def {fname}():", f'    """{doc}"""']
+    used = set(re.findall(r"\w+", "\n".join(em.lines + codes)))
+    dims = [ln for ln in _dim_lines(params, names) if ln.split(" = ")[0] in used]   # x + a needs no n
+    body = names.receiving_lines() + dims + em.lines
+    lines = [f"def {fname}({names.signature()}):", f'    """{doc}"""']
     lines += ["    " + ln for ln in body]
     lines.append("    return " + ", ".join(codes))
     return "\n".join(lines) + "\n", em.helpers
