@@ -254,7 +254,7 @@ class _Emitter:
         (np.diag(p) would allocate, and the sum pass over, a second n×n array). The rest is
         copied unless it is a fresh result; float, so that integer inputs still work."""
         fresh = isinstance(rest, Call) and rest not in self.shared and rest not in self.temps and \
-            rest.op.name in ("add", "mul", "matmul", "div", "power")
+            rest.op.name in ("add", "mul", "matmul", "div", "power", "broadcast")
         code = self.code(rest)[0]
         name = self.names.temp("total")    # not a temp of `rest`: its value changes below
         self.lines.append(f"{name} = np.{'asarray' if fresh else 'array'}({code}, dtype=float)")
@@ -318,7 +318,7 @@ def _distribute_over_sum(e: Call) -> Expr | None:
         return None
     for i, f in enumerate(e.args):
         if _is(f, "add") and f.shape.rows != 1 and f.shape.cols != 1 and not any(
-                t.shape.is_scalar for t in f.args):   # only a sum of matrices; Aᵀ(Ax − b) stays whole
+                _is(t, "broadcast") for t in f.args):   # only a sum of matrices; (A + c)x stays whole
             return call("add", *(call("matmul", *e.args[:i], t, *e.args[i + 1:]) for t in f.args))
     return None
 
@@ -338,7 +338,7 @@ def _diagonal_terms(e: Call):
             diagonal.append((negative, scaled))
         else:
             rest.append(t)
-    if not diagonal or all(t.shape.is_scalar for t in rest):   # a broadcast scalar is no matrix to add to
+    if not diagonal or not rest:
         return None
     return (rest[0] if len(rest) == 1 else Call(e.op, tuple(rest), shape=e.shape)), diagonal
 
