@@ -6,6 +6,7 @@ every rewrite keeps the shape."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from .expr import Call, Const, Expr, Symbol, call
 from .ops import broadcast_to, eye, ones, size, zeros
@@ -128,9 +129,10 @@ def fold_constants(e: Expr):
     if e.op.name == "power" and isinstance(a[0], Const) and isinstance(a[1], Const):
         try:
             v = a[0].value ** a[1].value
+            finite = isinstance(v, (int, float)) and math.isfinite(v)   # an int past float range overflows here
         except (OverflowError, ZeroDivisionError):
             return None
-        return Const(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+        return Const(v) if finite else None
     if e.op.name == "power" and isinstance(a[1], Const) and a[1].value == 1:
         return a[0]
     if e.op.name == "power" and isinstance(a[1], Const) and a[1].value == 0:
@@ -178,7 +180,8 @@ def push_transpose(e: Expr):
 
 
 def collect_factors(e: Expr):
-    """An entrywise monomial c · Π bᵢ^kᵢ: numbers multiplied into c, equal bases merged
+    """An entrywise monomial c · Π bᵢ^kᵢ: numbers multiplied into c (unless c would leave the
+    floats: 1e200², 10⁴⁰⁰ stay as written), equal bases merged
     (x ⊙ x = x²; a x / a = x for a scalar a), x ⊙ 𝟙 = x, 0 ⊙ x = 0, quotients as one division,
     factors sorted. Terminates: a normal form, reached in one step."""
     if not is_op(e, "mul", "div"):
@@ -201,8 +204,9 @@ def collect_factors(e: Expr):
             add(f.args[1], -k)
         elif is_op(f, "power") and isinstance(f.args[1], Const) and (
                 isinstance(f.args[1].value, int) and isinstance(k, int)
-                or k == 1 and not isinstance(f.args[0], Const) and not is_op(f.args[0], "mul", "div")):
-            # a fractional power does not split a product: (−a)^½ is not (−1)^½ a^½ over the reals
+                or k == 1 and not isinstance(f.args[0], Const) and not is_op(f.args[0], "mul", "div", "broadcast")):
+            # a fractional power does not split a product: (−a)^½ is not (−1)^½ a^½ over the reals,
+            # nor (−a𝟙)^½, a broadcast product, whose number would come out as (−1)^½ too
             add(f.args[0], f.args[1].value * k)
         elif is_op(f, "ones") and k > 0:
             pass                       # x ⊙ 𝟙 = x; a product of scalars alone is spread again by fit
@@ -211,7 +215,13 @@ def collect_factors(e: Expr):
         else:
             powers[f] = powers.get(f, 0) + k
 
-    add(e, 1)
+    try:
+        add(e, 1)
+        representable = math.isfinite(coef)
+    except OverflowError:
+        representable = False
+    if not representable:   # 1e200 ** 2, 10 ** 400: past float range the numbers stay as written
+        return None
     if coef == 0:
         return zero_like(e)
     if isinstance(coef, float) and coef.is_integer():
@@ -467,12 +477,13 @@ def merge_diagonals(e: Expr):
     Terminates: the number of terms of the sum drops."""
     if not is_op(e, "add"):
         return None
-    args = {t: _diag_arg(t) for t in e.args}
-    diags = [t for t, a in args.items() if a is not None]
+    # by position, not keyed by term: diag(x) + diag(x) + diag(y) holds diag(x) twice
+    args = [_diag_arg(t) for t in e.args]
+    diags = [d for d in args if d is not None]
     if len(diags) < 2:
         return None
-    merged = call("diag", call("add", *(args[t] for t in diags)))
-    return call("add", *(t for t in e.args if args[t] is None), merged)
+    merged = call("diag", call("add", *diags))
+    return call("add", *(t for t, d in zip(e.args, args, strict=True) if d is None), merged)
 
 
 def _diag_arg(t: Expr) -> Expr | None:
@@ -491,8 +502,11 @@ def factor_scalars(e: Expr):
     split = [split_scalars(t) for t in e.args]
     if any(not scalars for scalars, _ in split):
         return None
-    common = [f for f in split[0][0] if not isinstance(f, Const)]
-    common = [f for f in common if all(f in scalars for scalars, _ in split[1:])]
+    # a multiset: a·a·A + a·B shares one a, not two
+    shared = Counter(f for f in split[0][0] if not isinstance(f, Const))
+    for scalars, _ in split[1:]:
+        shared &= Counter(scalars)
+    common = list(shared.elements())
     coef = split[0][0][0] if isinstance(split[0][0][0], Const) else None
     same_coef = coef is not None and all(s and s[0] == coef for s, _ in split)
     if not common and not (same_coef and coef.value not in (1, -1)):
