@@ -335,7 +335,7 @@ def _t(x: Expr) -> Expr:
 
 
 def simplify_matmul(e: Expr):
-    """Identity and zero factors: A I = A, A (I ⊗ I) = A, A 0 = 0; 𝟙ᵀx = xᵀ𝟙 = sum(x);
+    """Identity and zero factors: A I = A, A (I ⊗ I) = A, A 0 = 0; 𝟙ᵀx = xᵀ𝟙 = sum(x); 𝟙𝟙ᵀ = 𝟙ₘₓₙ;
     diag(a) diag(b) = diag(a ⊙ b),
     𝟙ᵀ diag(u) = uᵀ, diag(u) 𝟙 = u; inverse pairs: X⁻¹ X = I, and
     L (Q L)⁻¹ = Q⁻¹, (L Q)⁻¹ L = … for square factors (Cookbook 18).
@@ -364,6 +364,9 @@ def simplify_matmul(e: Expr):
                 return call("matmul", *kept)
         if len(kept) == 2 and is_op(l, "ones") and l.shape.rows == 1 and r.shape.cols == 1:
             return call("sum", r)                           # 𝟙ᵀx = sum(x)
+        if is_op(l, "ones") and is_op(r, "ones") and l.shape.cols == 1:
+            kept[i:i + 2] = [ones((l.shape.rows, r.shape.cols))]   # 𝟙ₘ𝟙ₙᵀ = the m×n matrix of ones
+            return call("matmul", *kept) if len(kept) > 1 else kept[0]
         if len(kept) == 2 and is_op(r, "ones") and r.shape.cols == 1 and l.shape.rows == 1:
             return call("sum", l)                           # xᵀ𝟙 = sum(x)
         if is_op(l, "kron") and is_op(r, "kron") and _conform(l.args[0], r.args[0]) and _conform(l.args[1], r.args[1]):
@@ -452,24 +455,6 @@ def factor_terms(e: Expr):
             new = call("matmul", shared, key) if side == -1 else call("matmul", key, shared)
             return call("add", *(t for i, t in enumerate(terms) if i not in idx), new)
     return None
-
-
-def broadcast_ones(e: Expr):
-    """c·𝟙 beside a term of the sum's own shape is c, the sum broadcasting it: y + c·𝟙 = y + c.
-    Terminates: the ones node disappears."""
-    if not is_op(e, "add") or e.shape.is_scalar:
-        return None
-    out, changed = [], False
-    for t in e.args:
-        scalars, rest = split_scalars(t)
-        if is_op(rest, "ones") and rest.shape == e.shape:
-            out.append(call("mul", *scalars) if scalars else Const(1))
-            changed = True
-        else:
-            out.append(t)
-    if not changed or all(t.shape.is_scalar for t in out):
-        return None
-    return call("add", *out)
 
 
 def merge_diagonals(e: Expr):
@@ -693,5 +678,5 @@ def reduce_broadcasts(e: Expr):
 
 
 RULES = (fold_constants, push_transpose, reduce_broadcasts, recognize_functions, collect_factors, collect_terms,
-         simplify_matmul, broadcast_ones, merge_diagonals, distribute_constant, factor_common, expand_products,
+         simplify_matmul, merge_diagonals, distribute_constant, factor_common, expand_products,
          factor_scalars, factor_terms)

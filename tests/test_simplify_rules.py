@@ -499,18 +499,6 @@ def _simplify_matmul(draw) -> Expr:
 
 
 @st.composite
-def _broadcast_ones(draw) -> Expr:
-    """A sum with c·𝟙 terms beside terms of its own shape, or beside scalars only."""
-    s = draw(st.sampled_from([Shape(N, 1), Shape(N, N), Shape(M, N), Shape(1, N)]))
-    terms = draw(st.lists(st.one_of(gen(s, 1), st.sampled_from([ones(s), -ones(s), 2 * ones(s)]),
-                                    gen(SCALAR, 1).map(lambda c: c * ones(s)),
-                                    gen(SCALAR, 1)), min_size=2, max_size=4))
-    if not any(t.shape == s for t in terms):
-        terms.append(ones(s))
-    return call("add", *terms)
-
-
-@st.composite
 def _merge_diagonals(draw) -> Expr:
     """A sum of diag(v), c·diag(v) (diag(x) may repeat), matrices and broadcast scalars."""
     v = lambda: gen(Shape(N, 1), 1)     # noqa: E731
@@ -611,7 +599,6 @@ STRATEGIES = {
     "collect_factors": (_collect_factors(), 200),
     "collect_terms": (_collect_terms(), 250),
     "simplify_matmul": (_simplify_matmul(), 200),
-    "broadcast_ones": (_broadcast_ones(), 150),
     "merge_diagonals": (_merge_diagonals(), 150),
     "distribute_constant": (_distribute_constant(), 150),
     "factor_common": (_factor_common(), 150),
@@ -687,8 +674,6 @@ READ_CASES = [
     ("simplify_matmul", "ones(1, n) @ x", True),
     ("simplify_matmul", "diag(x) @ diag(y) @ A", True),
     ("simplify_matmul", "P @ inv(S @ P)", True),
-    ("broadcast_ones", "y + a * ones(n)", True),
-    ("broadcast_ones", "A + ones(n, n)", True),
     ("merge_diagonals", "diag(x) + 2 * diag(y)", True),
     ("merge_diagonals", "diag(x) + diag(x) + diag(y)", True),   # both diag(x) count (one was dropped)
     ("distribute_constant", "0.5 * (2 * x - 2 * y)", True),
@@ -751,7 +736,6 @@ BUILT_CASES = [
     ("simplify_matmul", call("kron", A, C) @ call("kron", B, Q), True),
     ("simplify_matmul", call("kron", A, C) @ (call("kron", B, Q) - 2 * call("kron", eye(N), C)), True),
     ("simplify_matmul", x.T @ call("diag", y), False),
-    ("broadcast_ones", call("add", a * ones(Shape(M, N)), W), True),
     ("merge_diagonals", call("diag", x) + a * call("diag", y) + A, True),
     ("expand_products", (x + y + 1) * (x - y + 2) * (u + 1) + x, False),    # 18 terms: too many to try
     ("factor_terms", x.T @ A @ y + z.T @ W @ y, True),
