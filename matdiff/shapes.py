@@ -244,3 +244,39 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
     for v in numbers:
         k *= v
     return "·".join(([str(k)] if k != 1 else []) + names)
+
+
+def _factors(d) -> tuple[int, list[str]]:
+    """A dim as (its number, its named factors): 3·m·n is (3, [m, n])."""
+    if isinstance(d, int):
+        return d, []
+    k, names = 1, []
+    for f in str(d).split("·"):
+        if f.isdigit():
+            k *= int(f)
+        else:
+            names.append(f)
+    return k, names
+
+
+def dim_div(a: Dim, b: Dim) -> Dim | None:
+    """a / b where b divides the product a (the block count of a Kronecker product: (m·p) / p
+    = m), or None where it does not (a DimVar divides nothing but itself and 1)."""
+    if b == 1:
+        return a
+    if a == b:
+        return 1
+    if isinstance(a, DimVar) or isinstance(b, DimVar):
+        return None
+    (ka, na), (kb, nb) = _factors(a), _factors(b)
+    if ka % kb:
+        return None
+    rest = list(na)
+    for f in nb:
+        if f not in rest:
+            return None
+        rest.remove(f)
+    k = ka // kb
+    if not rest:
+        return k
+    return "·".join(([str(k)] if k != 1 else []) + sorted(rest))

@@ -604,19 +604,19 @@ def recognize_functions(e: Expr):
                 return call("softplus", other.args[0])
     if is_op(e, "diagonal") and is_op(e.args[0], "diag"):
         return e.args[0].args[0]
-    if is_op(e, "kron") and any(is_op(a, "eye") and a.params == (1,) for a in e.args):
-        return e.args[1] if is_op(e.args[0], "eye") and e.args[0].params == (1,) else e.args[0]   # A ⊗ [1] = A
     if is_op(e, "vec") and e.args[0].shape.cols == 1:
         return e.args[0]
     if is_op(e, "vec") and is_op(e.args[0], "ones"):   # vec(𝟙𝟙ᵀ) = 𝟙
         return ones(e.shape)
-    if is_op(e, "vec", "sum", "trace") and is_op(e.args[0], "mul") \
-            and any(a.shape.is_scalar for a in e.args[0].args):
-        inner = e.args[0].args                          # vec(c A) = c vec(A), sum(−u ⊙ v) = −sum(u ⊙ v), …
+    scaled_arg = isinstance(e, Call) and [i for i, a in enumerate(e.args) if i in _linear_args(e) and is_op(a, "mul")
+                  and any(f.shape.is_scalar for f in a.args) and not a.shape.is_scalar]
+    if scaled_arg:   # an op linear in an argument lets its scalar factors out: vec(cA) = c vec(A), …
+        i = scaled_arg[0]
+        inner = e.args[i].args
         rest = [a for a in inner if not a.shape.is_scalar]
-        if rest:
-            return call("mul", *(a for a in inner if a.shape.is_scalar),
-                        call(e.op, rest[0] if len(rest) == 1 else call("mul", *rest)))
+        arg = rest[0] if len(rest) == 1 else call("mul", *rest)
+        return call("mul", *(a for a in inner if a.shape.is_scalar),
+                    call(e.op, *e.args[:i], arg, *e.args[i + 1:], params=e.params))
     if is_op(e, "sum") and is_op(e.args[0], "mul") and len(e.args[0].args) == 2 \
             and all(a.shape.is_vector for a in e.args[0].args):
         a, b = e.args[0].args                           # sum(a ⊙ b) = aᵀb for columns, the smaller one transposed
@@ -633,6 +633,36 @@ def recognize_functions(e: Expr):
         return call(e.op, e.args[0].args[0])
     if is_op(e, "trace", "sum") and is_op(e.args[0], "add"):
         return call("add", *(call(e.op, t) for t in e.args[0].args))
+    return None
+
+
+def _linear_args(e: Call) -> tuple:
+    """The arguments a scalar factor comes out of, for an op that declares it (`scalars_out`:
+    sum, trace, vec, kron, …, linear in those arguments); diag keeps its scalars inside, as
+    the textbook writes diag(−x / y²)."""
+    if not e.op.extra.get("scalars_out"):
+        return ()
+    return tuple(range(len(e.args))) if e.op.linear == "multi" else e.op.linear
+
+
+def contract_blocks(e: Expr):
+    """The Kronecker adjoints on a Kronecker product or a broadcast: blockdot(A ⊗ B′, B) =
+    ⟨B′, B⟩ A and blocksum(A, A′ ⊗ B) = ⟨A, A′⟩ B for factors of matching shapes;
+    blockdot(c𝟙, B) = c·sum(B) 𝟙, blocksum(A, c𝟙) = c·sum(A) 𝟙; unvec(vec(X)) = X.
+    Terminates: the adjoint disappears."""
+    if is_op(e, "unvec") and is_op(e.args[0], "vec") and e.args[0].args[0].shape == e.shape:
+        return e.args[0].args[0]
+    if not is_op(e, "blockdot", "blocksum"):
+        return None
+    weights, whole = (e.args[1], e.args[0]) if is_op(e, "blockdot") else e.args
+    if is_broadcast(whole):
+        return broadcast_to(whole.args[0] * call("sum", weights), e.shape)
+    if is_op(whole, "kron"):
+        a, b = whole.args
+        if is_op(e, "blockdot") and b.shape == weights.shape:
+            return call("sum", b * weights) * a
+        if is_op(e, "blocksum") and a.shape == weights.shape:
+            return call("sum", a * weights) * b
     return None
 
 
@@ -677,6 +707,6 @@ def reduce_broadcasts(e: Expr):
     return None
 
 
-RULES = (fold_constants, push_transpose, reduce_broadcasts, recognize_functions, collect_factors, collect_terms,
+RULES = (fold_constants, push_transpose, reduce_broadcasts, contract_blocks, recognize_functions, collect_factors, collect_terms,
          simplify_matmul, merge_diagonals, distribute_constant, factor_common, expand_products,
          factor_scalars, factor_terms)

@@ -92,8 +92,9 @@ class Sampler:
         dims = []
         for s in symbols.values():
             for d in s.shape:
-                if isinstance(d, str) and d not in dims:
-                    dims.append(d)
+                for f in str(d).split("·") if isinstance(d, str) else ():   # m·p has the sizes of m and p
+                    if not f.isdigit() and f not in dims:
+                        dims.append(f)
         taken = {d for s in symbols.values() for d in s.shape if isinstance(d, int)}
         pool = [n for n in SIZES if n not in taken] or list(SIZES)
         self.sizes = {d: pool[i % len(pool)] for i, d in enumerate(dims)}
@@ -104,8 +105,16 @@ class Sampler:
         values = sorted(self.sizes.values(), reverse=True)
         self.sizes = dict(zip(self.sizes, values))
 
+    def size(self, d) -> int:
+        if isinstance(d, int):
+            return d
+        total = 1
+        for f in d.split("·"):
+            total *= int(f) if f.isdigit() else self.sizes[f]
+        return total
+
     def runtime_shape(self, s: Symbol) -> tuple:
-        return tuple(self.sizes.get(d, d) for d in s.shape.numpy())
+        return tuple(self.size(d) for d in s.shape.numpy())
 
     def sample(self, positive_all: bool = False, shrink: float = 1.0) -> dict:
         """One point; `shrink` scales the unconstrained samples down (exp(‖C‖²·‖W‖²) overflows

@@ -16,7 +16,7 @@ from matdiff import parse
 from matdiff.evaluate import evaluate_all
 from matdiff.expr import Const, Expr, Symbol, call
 from matdiff.ops import broadcast_to, eye, ones, size, zeros
-from matdiff.shapes import SCALAR, Shape
+from matdiff.shapes import SCALAR, Shape, dim_mul
 from matdiff.simplify import RULES, simplify
 
 N, M, K = "n", "m", "k"
@@ -499,6 +499,27 @@ def _simplify_matmul(draw) -> Expr:
 
 
 @st.composite
+def _contract_blocks(draw) -> Expr:
+    """blockdot and blocksum over a Kronecker product, a broadcast or any matrix of blocks
+    (scaled or not); unvec of a vec."""
+    kind = draw(st.sampled_from(["blockdot", "blocksum", "unvec"]))
+    if kind == "unvec":
+        s = draw(st.sampled_from([Shape(N, N), Shape(M, N), Shape(N, 1), Shape(1, N)]))
+        inner = call("vec", draw(gen(s, 1)))
+        return call("unvec", inner, params=tuple(s))
+    left = draw(st.sampled_from([Shape(N, N), Shape(M, N), Shape(N, 1), Shape(2, N)]))
+    right = draw(st.sampled_from([Shape(K, K), Shape(N, 1), Shape(1, M), Shape(2, K)]))
+    whole_shape = Shape(dim_mul(left.rows, right.rows), dim_mul(left.cols, right.cols))
+    whole = draw(st.one_of(
+        st.tuples(gen(left, 1), gen(right, 1)).map(lambda t: call("kron", *t)),
+        gen(SCALAR, 1).map(lambda c: broadcast_to(c, whole_shape)),
+        st.tuples(gen(SCALAR, 0), gen(left, 1), gen(right, 1)).map(lambda t: t[0] * call("kron", t[1], t[2]))))
+    if kind == "blockdot":
+        return call("blockdot", whole, draw(gen(right, 1)))
+    return call("blocksum", draw(gen(left, 1)), whole)
+
+
+@st.composite
 def _merge_diagonals(draw) -> Expr:
     """A sum of diag(v), c·diag(v) (diag(x) may repeat), matrices and broadcast scalars."""
     v = lambda: gen(Shape(N, 1), 1)     # noqa: E731
@@ -600,6 +621,7 @@ STRATEGIES = {
     "collect_terms": (_collect_terms(), 250),
     "simplify_matmul": (_simplify_matmul(), 200),
     "merge_diagonals": (_merge_diagonals(), 150),
+    "contract_blocks": (_contract_blocks(), 150),
     "distribute_constant": (_distribute_constant(), 150),
     "factor_common": (_factor_common(), 150),
     "expand_products": (_expand_products(), 150),
@@ -650,6 +672,8 @@ READ_CASES = [
     ("push_transpose", "(S + D).T", True),
     ("reduce_broadcasts", "trace(eye(n))", True),
     ("reduce_broadcasts", "sum(ones(m, n))", True),
+    ("contract_blocks", "blockdot(kron(A, B), B)", True),
+    ("contract_blocks", "blocksum(A, kron(A, B))", True),
     ("recognize_functions", "log(1 + exp(x))", True),
     ("recognize_functions", "log(exp(x))", True),
     ("recognize_functions", "diag(x @ y.T)", True),
@@ -712,8 +736,6 @@ BUILT_CASES = [
     ("reduce_broadcasts", call("exp", broadcast_to(a, Shape(M, N))), True),
     ("reduce_broadcasts", call("add", broadcast_to(a, Shape(N, 1)), x), False),
     ("reduce_broadcasts", call("inv", broadcast_to(p, Shape(N, N)) + eye(N)), False),
-    ("recognize_functions", call("kron", eye(1), W), True),
-    ("recognize_functions", call("kron", W, eye(1)), True),
     ("recognize_functions", call("vec", ones(Shape(M, N))), True),
     ("recognize_functions", call("vec", x), True),
     ("recognize_functions", call("log", call("add", broadcast_to(Const(1), Shape(N, 1)), call("exp", x))), True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..expr import DIMS, Call, Const, Symbol, call, is_scalar
+from ..expr import DIMS, OPS, Call, Const, Symbol, call, is_scalar
 from ..shapes import SCALAR, Shape
 from .base import broadcast, declare, function, need_scalar
 
@@ -380,14 +380,23 @@ def _const_shape(dims, m, n):
     return Shape(m, n)
 
 
-function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape,
+def _constant_build(name: str, value: int):
+    """A constant matrix of size 1×1 is the number it holds: eye(1) = ones(1, 1) = 1."""
+    def build(args, params):
+        if all(d == 1 for d in params):
+            return Const(value)
+        return Call(OPS[name], (), params)
+    return build
+
+
+function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape, build=_constant_build("eye", 1),
          jvp=lambda e, ts: None, numeric=lambda ev, e: ev.np.eye(ev.size(e.params[0])), text=_dims_text("eye"), unicode=lambda p, e: "I",
          latex=lambda p, e: "I", numpy=lambda e, a: f"np.eye({dim_code(e.params[0])})")
-function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
+function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None, build=_constant_build("zeros", 0),
          numeric=lambda ev, e: ev.np.zeros(ev.shape(e)),
          text=_dims_text("zeros"), unicode=lambda p, e: "0", latex=lambda p, e: "0",
          numpy=lambda e, a: f"np.zeros({_np_dims(e)})")
-function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None,
+function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None, build=_constant_build("ones", 1),
          numeric=lambda ev, e: ev.np.ones(ev.shape(e)),
          text=_dims_text("ones"),
          # 𝟙 a column, 𝟙ᵀ a row, 𝟙𝟙ᵀ a matrix (a product)

@@ -221,7 +221,7 @@ function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCAL
 function("trace", spellings=("tr", "Tr"), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
          jvp=lambda e, ts: call("trace", ts[0]), linear=(0,),
          transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
-         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})",
+         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})", extra={"scalars_out": True},
          numeric=lambda ev, e, x: ev.np.trace(x).reshape(1, 1))
 
 

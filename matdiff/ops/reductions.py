@@ -11,7 +11,7 @@ from .base import function, inner
 function("sum", spellings=("Σ",), arity=1, shape=lambda dims, s: SCALAR,
          jvp=lambda e, ts: call("sum", ts[0]), linear=(0,),
          transpose=lambda e, i, ct: broadcast_to(ct, e.args[0].shape),   # ct·𝟙𝟙ᵀ
-         np_code="np.sum({0})", numeric=lambda ev, e, x: ev.np.sum(x).reshape(1, 1))
+         np_code="np.sum({0})", numeric=lambda ev, e, x: ev.np.sum(x).reshape(1, 1), extra={"scalars_out": True})
 
 
 def _norm_unicode(sub: str):
