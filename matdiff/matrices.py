@@ -42,7 +42,9 @@ def _scaled_part(L: Call, name: str, what: str) -> tuple[Expr, Expr]:
 
 def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
     """J with linear = J v, for a column-vector (or scalar) direction v and a column-vector or
-    scalar `linear`; J is rows(linear) × len(v)."""
+    scalar `linear`; J is rows(linear) × len(v). The rules here give the textbook forms; a node
+    they do not cover takes the Kronecker form, which for a column is the Jacobian itself
+    (vec u = u)."""
     n = v.shape.rows
 
     def jac(L: Expr):
@@ -51,7 +53,7 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
         if isinstance(L, Symbol):
             return eye(n) if not v.shape.is_scalar else Const(1)
         if not isinstance(L, Call):
-            raise _unsupported(L, "the Jacobian")
+            return _kron_walk(L, v)
         op = L.op.name
         if op == "add":
             return call("add", *(j for j in (jac(t) for t in L.args) if j is not None))
@@ -68,7 +70,7 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
         if op == "matmul":
             live = [i for i, a in enumerate(L.args) if _depends(a, v.name)]
             if len(live) != 1:
-                raise _unsupported(L, "the Jacobian")
+                return _kron_walk(L, v)
             i = live[0]
             left, f, right = L.args[:i], L.args[i], L.args[i + 1:]
             if not right:
@@ -78,7 +80,7 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
                 return call("matmul", *left, _t(r), jac(_t(f))) if left else _t(r) @ jac(_t(f))
             if isinstance(f, Call) and f.op.name == "diag" and r.shape.cols == 1:   # diag(u) r = diag(r) u
                 return call("matmul", *left, call("diag", r), jac(f.args[0]))
-            raise _unsupported(L, "the Jacobian")
+            return _kron_walk(L, v)
         if op == "transpose":
             inner = L.args[0]
             if L.shape.is_scalar:
@@ -86,10 +88,12 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
             pushed = _t(inner)
             if not (isinstance(pushed, Call) and pushed.op.name == "transpose"):
                 return jac(pushed)
-            raise _unsupported(L, "the Jacobian")
+            return _kron_walk(L, v)
         if op == "sum" and L.args[0].shape.cols == 1:
             return ones(L.args[0].shape).T @ jac(L.args[0])
-        raise _unsupported(L, "the Jacobian")
+        if op == "sum" and L.args[0].shape.rows == 1:     # sum(r) = sum(rᵀ) for a row r
+            return jac(call("sum", _t(L.args[0])))
+        return _kron_walk(L, v)
 
     j = jac(linear)
     if j is None:
@@ -97,8 +101,22 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
     return simplify(j)
 
 
+def _diag_selection(n) -> Expr:
+    """S (n²×n) with vec(diag(u)) = S u: S = diag(vec I)(𝟙 ⊗ I), the columns vec(eᵢeᵢᵀ)."""
+    return call("diag", call("vec", eye(n))) @ call("kron", ones((n, 1)), eye(n))
+
+
 def kron_matrix(linear: Expr, V: Symbol) -> Expr:
     """K with vec(linear) = K vec(V), column-major vec, for a matrix direction V (m×n)."""
+    m, n = V.shape
+    k = _kron_walk(linear, V)
+    if k is None:   # the map is zero
+        k = call("zeros", params=(dim_mul(linear.shape.rows, linear.shape.cols), dim_mul(m, n)))
+    return simplify(k)
+
+
+def _kron_walk(linear: Expr, V: Symbol) -> Expr | None:
+    """The Kronecker form of `linear`, unsimplified; None for the zero map."""
     m, n = V.shape
 
     def kron(L: Expr):
@@ -141,9 +159,19 @@ def kron_matrix(linear: Expr, V: Symbol) -> Expr:
             return call("vec", eye(k)).T @ kron(L.args[0])
         if op == "sum":
             return call("vec", ones(L.args[0].shape)).T @ kron(L.args[0])
+        if op == "kron":
+            a, b = L.args
+            if _depends(b, V.name) and not _depends(a, V.name) and b.shape.cols == 1:
+                return call("kron", call("vec", a), eye(b.shape.rows)) @ kron(b)   # vec(A ⊗ u) = (vec A ⊗ I) u
+            if _depends(a, V.name) and not _depends(b, V.name) and a.shape.cols == 1 and b.shape.cols == 1:
+                return call("kron", eye(a.shape.rows), b) @ kron(a)               # u ⊗ b = (I ⊗ b) u
+            raise _unsupported(L, "the Kronecker form")
+        if op in ("vec", "unvec"):                 # the same entries in the same (column-major) order
+            return kron(L.args[0])
+        if op == "diag":                           # vec(diag(u)) = S u
+            return _diag_selection(L.shape.rows) @ kron(L.args[0])
+        if op == "diagonal":                       # diag(X) = Sᵀ vec(X)
+            return _diag_selection(L.shape.rows).T @ kron(L.args[0])
         raise _unsupported(L, "the Kronecker form")
 
-    k = kron(linear)
-    if k is None:   # the map is zero
-        k = call("zeros", params=(dim_mul(linear.shape.rows, linear.shape.cols), dim_mul(m, n)))
-    return simplify(k)
+    return kron(linear)

@@ -740,3 +740,23 @@ def test_cli_numpy_source_compiles(capsys, argv, fname):
         W, x, b = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(3)
         s = sig(W @ x + b)
         assert np.allclose(ns["jacobian"](W=W, x=x, b=b), np.diag(s * (1 - s)) @ W)
+
+
+@pytest.mark.parametrize("text, wrt, kind", [
+    ("norm(u.T)", "u", "hessian"),                       # a sum over a row
+    ("diag(X)", "X", "jacobian"),                        # diag(X) = Sᵀ vec X
+    ("diag(x)", "x", "jacobian"),                        # vec diag(u) = S u
+    ("vec(X) * y", "X", "jacobian"),
+    ("trace(diag(x) @ A @ diag(x))", "x", "hessian"),    # a diag between two factors
+    ("kron(x, y)", "x", "jacobian"),                     # u ⊗ b = (I ⊗ b) u
+    ("kron(x, y)", "y", "jacobian"),                     # vec(A ⊗ u) = (vec A ⊗ I) u
+    ("kron(A, x)", "x", "jacobian"),
+    ("sum(kron(A, x) ** 2)", "x", "hessian"),
+    ("sum(kron(x, y) * kron(x, y))", "x", "hessian"),
+])
+def test_matrices_of_maps_through_diag_vec_and_kron(text, wrt, kind):
+    from matdiff.verify import verify_matrix
+    d = matdiff.derive(text, wrt)
+    getattr(d, kind)
+    report = verify_matrix(d, kind)
+    assert report.ok, str(report)
