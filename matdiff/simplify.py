@@ -15,9 +15,23 @@ from .ops.arith import is_broadcast, split_negative
 MAX_REWRITES = 200  # per node; every rule terminates, this only guards against a bad interplay
 
 
-def simplify(e: Expr) -> Expr:
-    memo: dict[Expr, Expr] = {}
+# The normal forms found by the simplification in progress. Two rules (expand_products,
+# factor_common) simplify a candidate to compare its size; those nested calls share this memo,
+# so that a node shared along a chain (softmax(softmax(x))) is simplified once, not once per path.
+_IN_PROGRESS: list[dict] = []
 
+
+def simplify(e: Expr) -> Expr:
+    if _IN_PROGRESS:
+        return _simplify(e, _IN_PROGRESS[-1])
+    _IN_PROGRESS.append({})
+    try:
+        return _simplify(e, _IN_PROGRESS[-1])
+    finally:
+        _IN_PROGRESS.pop()
+
+
+def _simplify(e: Expr, memo: dict) -> Expr:
     def go(node: Expr, budget: int = MAX_REWRITES) -> Expr:
         hit = memo.get(node)
         if hit is not None:
