@@ -127,13 +127,17 @@ def is_symmetric(e: Expr) -> bool:
 # -- rules ----------------------------------------------------------------------------------------
 
 def fold_constants(e: Expr):
-    """Arithmetic on numbers: 2 / 4 = 0.5, 3 ** 2 = 9, sum(c) = tr(c) = cᵀ = c for a scalar c.
-    Terminates: the node count drops."""
+    """Arithmetic on numbers: 2 / 4 = 0.5, 3 ** 2 = 9, |−2| = 2, exp(0) = 1 (an entrywise
+    function of a number, by the function's own numeric definition, where the result is an
+    integer or the number itself up to sign; exp(1) and √2 stay as written),
+    sum(c) = tr(c) = cᵀ = c for a scalar c. Terminates: the node count drops."""
     if not isinstance(e, Call):
         return None
     a = e.args
     if e.op.name in ("transpose", "sum", "trace") and a[0].shape.is_scalar:
         return a[0]
+    if e.op.extra.get("elementwise") and isinstance(a[0], Const):
+        return _fold_function(e)
     if e.op.name == "div" and isinstance(a[0], Const) and isinstance(a[1], Const) and a[1].value != 0:
         q = a[0].value / a[1].value
         if not math.isfinite(q):
@@ -152,6 +156,15 @@ def fold_constants(e: Expr):
     if e.op.name == "power" and isinstance(a[1], Const) and a[1].value == 0:
         return Const(1) if e.shape.is_scalar else ones(e.shape)
     return None
+
+
+def _fold_function(e: Call) -> Const | None:
+    import numpy as np
+    from .evaluate import Evaluation
+    with np.errstate(all="ignore"):
+        v = float(e.op.numeric(Evaluation({}), e, np.full((1, 1), float(e.args[0].value)))[0, 0])
+    exact = math.isfinite(v) and (v.is_integer() or abs(v) == abs(e.args[0].value))
+    return Const(v) if exact else None
 
 
 def push_transpose(e: Expr):
