@@ -203,7 +203,7 @@ class _Emitter:
                 out += f" - {self.arg(body, 3)}" if neg else f" + {self.arg(t, 1)}"
             return out, 1
         if name == "mul":
-            args = shown_bare(e.args)
+            args = e.args   # never a broadcast: the product's constructor makes one a scalar factor
             scaled_chain = _scale_smallest_factor(e)
             if scaled_chain is not None:   # 2 * np.outer(g, x) costs a pass over n×m: scale g instead
                 return self.chain(list(scaled_chain.args))

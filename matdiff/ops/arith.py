@@ -167,7 +167,7 @@ def _mul_value(ev, e, *factors):
 
 
 def _mul_text(p, e):
-    a = tuple(shown_bare(e.args))
+    a = e.args
     # `2 * A @ x`: scalar atoms in front of a matrix product read (and parse) as a scalar multiple.
     if len(a) >= 2 and isinstance(a[-1], Call) and a[-1].op.name == "matmul" and all(
             isinstance(s, (Const, Symbol)) and s.shape.is_scalar for s in a[:-1]):
@@ -187,9 +187,8 @@ def _mul_text(p, e):
 def _scaled_printer(hadamard: str, minus: str, sep: str):
     """Paper form: scalars by juxtaposition in front (2Ax, αx, −x), ⊙ between matrices."""
     def pr(p, e):
-        args = shown_bare(e.args)
-        scalars = [s for s in args if s.shape.is_scalar]
-        rest = [s for s in args if not s.shape.is_scalar]
+        scalars = [s for s in e.args if s.shape.is_scalar]
+        rest = [s for s in e.args if not s.shape.is_scalar]
         if not rest:
             scalars, rest = scalars[:-1], scalars[-1:]
         body = f" {hadamard} ".join(p.arg(s, 3 if len(rest) > 1 or not scalars else 2) for s in rest)
