@@ -7,7 +7,7 @@ or the NumPy emitter: every value is a 2-D float array of exactly its node's sha
 from __future__ import annotations
 
 from .errors import ShapeError
-from .expr import Call, Const, Expr, Symbol
+from .expr import Const, Expr, Symbol
 
 
 class Evaluation:

@@ -409,7 +409,7 @@ def verify_matrix(d, kind: str, seed: int = 0, tol: float = 1e-5, max_columns: i
     from .emit.numpy import compile_gradient, compile_results
 
     setup = _Setup(d, seed)
-    symbols, f, sampler, x = setup.symbols, setup.f, setup.sampler, setup.x
+    f, sampler, x = setup.f, setup.sampler, setup.x
     tally = _Tally(tol)
     setup.check_value(d, tally)
     if kind == "hessian":   # the Hessian is checked against the gradient, so the gradient first
