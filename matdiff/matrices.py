@@ -10,6 +10,8 @@ An expression outside these rules is a DerivationError, never a wrong matrix."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .errors import DerivationError
 from .expr import Call, Const, Expr, Symbol, call
 from .ops import eye, ones
@@ -17,8 +19,13 @@ from .shapes import dim_mul
 from .simplify import _t, simplify
 
 
+@lru_cache(maxsize=1 << 16)
 def _depends(e: Expr, name: str) -> bool:
-    return any(isinstance(n, Symbol) and n.name == name for n in e.walk())
+    """Whether e moves with the direction `name`; from its children's answers, so that the walks
+    below, which ask it of every node, stay linear in the size of the DAG."""
+    if isinstance(e, Symbol):
+        return e.name == name
+    return any(_depends(c, name) for c in e.children)
 
 
 def _unsupported(e: Expr, what: str) -> DerivationError:
@@ -47,7 +54,14 @@ def jacobian_matrix(linear: Expr, v: Symbol) -> Expr:
     (vec u = u)."""
     n = v.shape.rows
 
-    def jac(L: Expr):
+    memo: dict[Expr, Expr | None] = {}
+
+    def jac(L: Expr):   # each distinct node once: a node shared by several paths is not redone
+        if L not in memo:
+            memo[L] = rule(L)
+        return memo[L]
+
+    def rule(L: Expr):
         if not _depends(L, v.name):
             return None
         if isinstance(L, Symbol):
@@ -119,7 +133,14 @@ def _kron_walk(linear: Expr, V: Symbol) -> Expr | None:
     """The Kronecker form of `linear`, unsimplified; None for the zero map."""
     m, n = V.shape
 
-    def kron(L: Expr):
+    memo: dict[Expr, Expr | None] = {}
+
+    def kron(L: Expr):   # each distinct node once
+        if L not in memo:
+            memo[L] = rule(L)
+        return memo[L]
+
+    def rule(L: Expr):
         if not _depends(L, V.name):
             return None
         if isinstance(L, Symbol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 
 from .expr import Call, Const, Expr, Symbol, call
 from .ops import broadcast_to, eye, ones, size, zeros
@@ -86,11 +87,21 @@ def scaled(c, rest: Expr | None) -> Expr:
     return rest if c == 1 else call("mul", Const(c), rest)
 
 
-def _untransposed(e: Expr) -> str:
-    """e's text with the transposes left out: A @ x and A.T @ x read the same."""
-    return str(e).replace(".T", "")
+def _untransposed(e: Expr) -> Expr:
+    """e with its transposes left out, for comparing terms only (A @ x and A.T @ x compare
+    equal; the result need not be well-shaped). Structural, so linear in the size of the DAG,
+    where its printed text can be exponentially long."""
+    memo: dict[int, Expr] = {}
+    for n in e.walk():
+        if isinstance(n, Call):
+            args = tuple(memo[id(a)] for a in n.args)
+            memo[id(n)] = args[0] if n.op.name == "transpose" else Call.remade(n, args, n.params, n.shape)
+        else:
+            memo[id(n)] = n
+    return memo[id(e)]
 
 
+@lru_cache(maxsize=1 << 16)
 def _transposes(e: Expr | None) -> int:
     """How many transposes a term holds: A + Aᵀ reads better than Aᵀ + A."""
     return 0 if e is None else sum(1 for n in e.walk() if is_op(n, "transpose"))
@@ -307,10 +318,9 @@ def collect_terms(e: Expr):
 
 def _term_key(e: Expr | None):
     """What like terms are compared by: traces up to rotation, and a scalar product up to
-    transposition (vᵀx = xᵀv)."""
+    transposition (vᵀx = xᵀv). Keys are sets of equal forms, compared structurally."""
     if is_op(e, "matmul") and e.shape.is_scalar:
-        t = _t(e)
-        return min((e, t), key=str)
+        return frozenset((e, _t(e)))
     return _trace_key(e)
 
 
@@ -319,19 +329,12 @@ def _is_ones_term(t: Expr) -> bool:
 
 
 def _trace_key(e: Expr | None):
-    """The canonical rotation of tr(F₁⋯Fₖ), tr(ABC) = tr(BCA) = tr(CAB) = tr(CᵀBᵀAᵀ): the
-    rotation (of the product or of its transpose) whose factors read smallest. Other
-    expressions are their own key."""
+    """tr(F₁⋯Fₖ) up to rotation and transposition, tr(ABC) = tr(BCA) = tr(CAB) = tr(CᵀBᵀAᵀ): the
+    set of those factor sequences. Other expressions are their own key."""
     if not (is_op(e, "trace") and is_op(e.args[0], "matmul")):
         return e
-    best = None
-    for f in (e.args[0].args, tuple(_t(x) for x in reversed(e.args[0].args))):   # tr(M) = tr(Mᵀ)
-        keys = [str(x) for x in f]
-        for i in range(len(f)):
-            cand = keys[i:] + keys[:i]
-            if best is None or cand < best:
-                best = cand
-    return ("trace", tuple(best))
+    forms = (e.args[0].args, tuple(_t(x) for x in reversed(e.args[0].args)))   # tr(M) = tr(Mᵀ)
+    return ("trace", frozenset(f[i:] + f[:i] for f in forms for i in range(len(f))))
 
 
 def _t(x: Expr) -> Expr:
