@@ -223,15 +223,30 @@ class Op:
     transpose: Callable | None = None   # (node, i, ct) -> cotangent of args[i]; linear ops only
     linear: tuple | str = ()            # args the op is linear in: indices, "all" (jointly, as +),
                                         # or "multi" (in each one separately, as ⊙ and @)
+    matrix: Callable | None = None      # linear ops: (node, i) -> M with vec(node) = M vec(args[i]),
+                                        # the others fixed (column-major vec); None from it: M = I
+    rule: tuple = ("derivative", "")    # (name, why) of the jvp rule, for steps(); why may say {op}
     text: Callable | None = None        # printers: (printer, node) -> str
     unicode: Callable | None = None
     latex: Callable | None = None
-    numpy: Callable | None = None       # (node, arg_codes) -> NumPy source
+    numpy: Callable | None = None       # (emitter, node) -> (code, prec): NumPy source and its
+                                        # precedence, 1 + -, 2 * / @ -x, 3 -2, 4 **, 9 an atom.
+                                        # The emitter (emit/numpy.py) brackets through
+                                        # em.arg(a, prec) -> str; em.code(a) -> (code, prec),
+                                        # em.dim(d), em.template("np.f({0})", args), em.chain(fs)
     prec: int = 9                       # printing precedence: 1 +, 2 * @ /, 3 unary -, 4 **, 9 atom
     domain: tuple = ()                  # per-arg domain tag: "any", "positive", "nonzero", "posdet", …
     numeric: Callable | None = None     # (node, arg_values) -> value, for verification
     doc: str = ""
     extra: dict = field(default_factory=dict)
+
+    def is_linear_in(self, live) -> bool:
+        """Whether the op is linear in the arguments `live` jointly, the others held fixed."""
+        if self.linear == "all":
+            return True
+        if self.linear == "multi":
+            return len(live) == 1
+        return set(live) <= set(self.linear)
 
 
 OPS: dict[str, Op] = {}

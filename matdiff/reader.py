@@ -27,7 +27,7 @@ DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
 MAX_MATRIX_POWER = 64   # Xᵏ is read as the product X⋯X
 NUMPY_MARKS = ("@", "**", ".T", "np.", "numpy.")
 PAPER_MARKS = ("ᵀ", "⁻", "²", "³", "‖", "σ", "⊙", "∘", "⊗", "𝟙", "½", "−")
-NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "square", "maximum", "transpose", "where")
+NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "maximum", "transpose", "where")
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -397,8 +397,8 @@ class _Builder:
 
     def numpy_alias(self, name, args, node):
         """NumPy functions that are spellings of the language: dot(a, b) = a @ b, outer(a, b) = a @ bᵀ,
-        multiply(a, b) = a * b, square(a) = a ** 2, maximum(a, 0) = relu(a), transpose(a) = aᵀ."""
-        arity = {"square": 1, "transpose": 1, "where": 3}.get(name, 2)
+        multiply(a, b) = a * b, maximum(a, 0) = relu(a), transpose(a) = aᵀ."""
+        arity = {"transpose": 1, "where": 3}.get(name, 2)
         if len(args) != arity:
             raise ParseError(f"{name} takes {arity} argument{'s' * (arity > 1)} here, got {len(args)}",
                              text=self.text, span=node.span)
@@ -413,8 +413,6 @@ class _Builder:
             return self.apply_exprs("matmul", [built[0], (built[1][0].T, built[1][1])], node.span)
         if name == "multiply":
             return self.apply_exprs("mul", built, node.span)
-        if name == "square":
-            return self.apply_exprs("power", [built[0], (Const(2), node.span)], node.span)
         if name == "transpose":
             return self.apply_exprs("transpose", built, node.span)
         if name == "where":   # where(mask, a, b) = mask ⊙ a + (1 − mask) ⊙ b, for a 0/1 mask

@@ -672,7 +672,7 @@ def _linear_args(e: Call) -> tuple:
     the textbook writes diag(−x / y²)."""
     if not e.op.extra.get("scalars_out"):
         return ()
-    return tuple(range(len(e.args))) if e.op.linear == "multi" else e.op.linear
+    return tuple(range(len(e.args))) if e.op.linear in ("multi", "all") else e.op.linear
 
 
 def contract_blocks(e: Expr):

@@ -30,7 +30,6 @@ SIZES = (3, 4, 5, 6, 7, 2, 8, 9, 10, 11)
 EPS = 2.0 ** -52
 STEPS = (1e-5, 1e-6, 1e-4, 1e-7)   # relative to max(1, max|X|); the first that passes counts
 RICHARDSON = (1e-4, 1e-5)          # then extrapolated differences, for strongly curved functions
-KINKS = ("relu", "abs", "step", "sign")
 
 
 @dataclass
@@ -137,6 +136,8 @@ class Sampler:
                     x = np.eye(n) * 2 + 0.5 * b / np.sqrt(n)
             elif tags & {"positive"} or positive_all:
                 x = rng.uniform(0.5, 2.0, shape)
+            elif (low := _lower_bound(tags)) is not None:
+                x = low + rng.uniform(0.5, 2.0, shape)
             elif tags & {"nonzero", "not_all_zero"}:
                 x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape) * shrink
             else:
@@ -155,18 +156,20 @@ class Sampler:
         return float(v) if shape == () else v
 
 
+def _lower_bound(tags) -> float | None:
+    """c for a domain tag ("above", c): the argument must exceed c (log1p: x > −1)."""
+    bounds = [t[1] for t in tags if isinstance(t, tuple) and t[0] == "above"]
+    return max(bounds) if bounds else None
+
+
 def _domain_checks(expr) -> list[tuple[str, object]]:
-    """(tag, argument) for every argument that must lie in a domain: kinks of relu/abs to keep
-    away from, and compound arguments of log, sqrt, logdet, inv, fractional powers, … (a symbol
-    argument is sampled in its domain already)."""
+    """(tag, argument) for every compound argument that must lie in a domain: kinks of relu and
+    abs to keep away from ("nonzero"), arguments of log, sqrt, logdet, inv, fractional powers, …
+    (a symbol argument is sampled in its domain already)."""
     out = []
     for node in expr.walk():
-        if not isinstance(node, Call):
-            continue
-        if node.op.name in KINKS:
-            out.append(("nonzero", node.args[0]))
-            continue
-        out += [(tag, a) for tag, a in _tags(node) if not isinstance(a, Symbol)]
+        if isinstance(node, Call):
+            out += [(tag, a) for tag, a in _tags(node) if not isinstance(a, Symbol)]
     return out
 
 
@@ -186,6 +189,8 @@ def _in_domain(tag: str, v) -> bool:
         return float(np.min(v)) > MARGIN * scale and scale > 1e-300
     if tag == "nonzero":
         return float(np.min(np.abs(v))) > MARGIN * scale and scale > 1e-300
+    if isinstance(tag, tuple) and tag[0] == "above":
+        return float(np.min(v)) - tag[1] > MARGIN * max(scale, abs(tag[1]))
     if tag == "not_all_zero":   # ‖X‖ is smooth away from X = 0
         return scale > 1e-300
     if tag in ("spd", "posdet", "invertible"):

@@ -37,6 +37,9 @@ ROWS = {
     "tanh": ("tanh(A)", "A", {}),
     "sigmoid": ("sigmoid(A)", "A", {}),
     "softplus": ("softplus(A)", "A", {}),
+    "log1p": ("log1p(B)", "B", {"B": "positive"}),
+    "expm1": ("expm1(A)", "A", {}),
+    "mean": ("mean(A)", "A", {}),
     "relu": ("relu(A)", "A", {}),
     "abs": ("abs(A)", "A", {}),
     "step": ("step(A)", "A", {}),
@@ -56,9 +59,9 @@ SHAPES = {"A": (3, 4), "B": (3, 4), "C": (4, 2), "S": (3, 3), "x": (3,), "a": ()
 
 
 def test_every_op_has_a_row():
-    # neg builds a product with −1; size (a dim as a number) is never read, only derived: its row
-    # is test_size_is_the_dim_as_a_number
-    assert set(OPS) - {"neg", "size", "unvec"} == set(ROWS)
+    # neg builds a product with −1 and square the power x⊙²; size (a dim as a number) is never
+    # read, only derived: its row is test_size_is_the_dim_as_a_number
+    assert set(OPS) - {"neg", "square", "size", "unvec"} == set(ROWS)
 
 
 @pytest.mark.parametrize("name", sorted(ROWS))
@@ -142,3 +145,58 @@ def test_transpose_rule_is_the_adjoint(name):
     lhs, rhs_ct = compile_exprs([pairing, ct], syms)(**values)
     rhs = float(np.sum(np.asarray(rhs_ct) * values["V"]))
     assert np.isclose(lhs, rhs, rtol=1e-10), (name, lhs, rhs)
+
+
+# -- the matrix rule: vec f(…, U, …) = M vec U, each side of each linear op ---------------------------
+
+# beyond ROWS: the cases where an op's matrix rule takes another branch
+MATRIX_CASES = [
+    ("a * A", {}), ("A * a", {}), ("A / a", {}), ("x.T", {}), ("A @ C @ D", {}), ("x.T @ A @ y", {}),
+    ("kron(x, y.T)", {}), ("kron(A, x)", {}), ("kron(x, A)", {}), ("mean(x)", {}), ("sum(x)", {}),
+    ("a + A", {}), ("vec(A)", {}), ("A.T @ x", {}),
+]
+MATRIX_SHAPES = {**SHAPES, "D": (2, 5), "y": (4,)}
+
+
+def _linear_nodes():
+    out = []
+    for text, assume in [ROWS[n][::2] for n in sorted(ROWS)] + MATRIX_CASES:
+        expr = matdiff.parse(text, MATRIX_SHAPES, assume)
+        for node in expr.walk():
+            if isinstance(node, Call) and node.op.matrix is not None:
+                out += [pytest.param(node, i, id=f"{text}:{i}") for i, a in enumerate(node.args)
+                        if isinstance(a, Symbol) and node.op.is_linear_in([i])]
+    return out
+
+
+def _vec(a) -> np.ndarray:
+    return np.reshape(np.asarray(a, dtype=float), (-1,), order="F")
+
+
+@pytest.mark.parametrize("node, i", _linear_nodes())
+def test_matrix_rule_is_the_jvp_on_basis_directions(node, i):
+    """M from the op's matrix rule, evaluated, against the jvp of the op in argument i applied
+    to each basis direction E_k: column k of M is vec DF[E_k]."""
+    from matdiff.derivation import jvp
+    from matdiff.evaluate import evaluate
+    var = node.args[i]
+    direction = Symbol("dU", var.shape)
+    linear = jvp(node, {var.name: direction})
+    m = node.op.matrix(node, i)
+    rng = np.random.default_rng(1)
+    values = {s.name: rng.uniform(0.5, 1.5, s.shape.numpy()) for s in node.symbols().values()}
+    size = var.shape.rows * var.shape.cols
+    if m is None or m.shape.is_scalar:   # M = I, or c·I
+        got = np.eye(size) * (1.0 if m is None else float(evaluate(m, values)))
+    else:
+        got = np.asarray(evaluate(m, values), dtype=float).reshape(-1, size)
+    for k in range(size):
+        e = np.zeros(size)
+        e[k] = 1.0
+        values["dU"] = np.reshape(e, var.shape.numpy(), order="F") if var.shape.numpy() else 1.0
+        column = _vec(evaluate(linear, values))
+        assert np.allclose(got[:, k], column, rtol=1e-12, atol=1e-12), (str(node), i, k)
+
+
+def test_every_linear_op_has_a_matrix_rule():
+    assert {n for n, op in OPS.items() if op.linear and op.matrix is None} == set()

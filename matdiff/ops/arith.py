@@ -12,7 +12,7 @@ import math
 
 from ..expr import DIMS, OPS, Call, Const, Symbol, call, is_scalar
 from ..shapes import SCALAR, Shape
-from .base import broadcast, declare, function, need_scalar
+from .base import bilinear, broadcast, constant, declare, function, linear, need_scalar, smooth, vec_length
 
 
 def _flatten(op_name: str, args) -> list:
@@ -71,11 +71,6 @@ def _add_build(args, params):
     return args[0] if len(args) == 1 else Call(ADD, tuple(spread(args, shape)), shape=shape)
 
 
-def _add_jvp(e, ts):
-    terms = [t for t in ts if t is not None]
-    return call("add", *terms) if terms else None
-
-
 def _sum_printer(minus: str):
     def pr(p, e):
         out = []
@@ -100,11 +95,22 @@ def _add_value(ev, e, *terms):
     return out
 
 
+def _sum_numpy(em, e):
+    """x + c (NumPy broadcasts the bare scalar itself); a negative term is subtracted."""
+    terms = shown_bare(e.args)
+    out = em.arg(terms[0], 1)
+    for t in terms[1:]:
+        neg, body = split_negative(t)
+        out += f" - {em.arg(body, 3)}" if neg else f" + {em.arg(t, 1)}"
+    return out, 1
+
+
 ADD = declare(
-    "add", shape=_ADD_SHAPE, build=_add_build, jvp=_add_jvp, linear="all",
-    transpose=lambda e, i, ct: ct, numeric=_add_value,
+    "add", shape=_ADD_SHAPE, build=_add_build, numeric=_add_value,
+    **linear(transpose=lambda e, i, ct: ct, matrix=lambda e, i: None,
+             why="the derivative of a sum is the sum of the derivatives"),
     text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
-    numpy=lambda e, a: " + ".join(a), prec=1)
+    numpy=_sum_numpy, prec=1)
 
 
 # -- neg (builds a product with −1) ----------------------------------------------------------
@@ -144,17 +150,24 @@ def _mul_build(args, params):
     return args[0] if len(args) == 1 else Call(MUL, args, shape=shape)
 
 
-def _product_rule(e, ts):
-    terms = [call(e.op, *e.args[:i], t, *e.args[i + 1:]) for i, t in enumerate(ts) if t is not None]
-    return call("add", *terms) if terms else None
-
-
 def _mul_transpose(e, i, ct):
     """A factor's cotangent is ct ⊙ (the other factors); a scalar factor c of c·A gets
     ⟨ct, A⟩ = sum(ct ⊙ A)."""
     others = e.args[:i] + e.args[i + 1:]
     out = call("mul", ct, *others)
     return call("sum", out) if is_scalar(e.args[i]) and not is_scalar(e) else out
+
+
+def _mul_matrix(e, i):
+    """vec(a ⊙ U) = diag(vec a) vec U; c·U = c vec U for a scalar c; a·s = vec(a) s for a
+    scalar factor s that moves."""
+    others = e.args[:i] + e.args[i + 1:]
+    o = others[0] if len(others) == 1 else call("mul", *others)
+    if is_scalar(o):
+        return o
+    if is_scalar(e.args[i]):
+        return call("vec", o)
+    return call("diag", call("vec", o))
 
 
 def _mul_value(ev, e, *factors):
@@ -264,21 +277,36 @@ def edge(e, side: int, p) -> int:
     return max(1, len(printed) - len(printed.lstrip("abcdefghijklmnopqrstuvwxyzσ ")))
 
 
+def _mul_numpy(em, e):
+    """a * b * c; −1 · x is -x. (A scalar times a matrix product is the emitter's rewrite
+    scale_smallest_factor.)"""
+    a = e.args
+    if isinstance(a[0], Const) and a[0].value == -1:
+        return "-" + " * ".join(em.arg(f, 3) for f in a[1:]), 2
+    return " * ".join([em.arg(a[0], 2)] + [em.arg(f, 3) for f in a[1:]]), 2
+
+
 MUL = declare(
-    "mul", shape=_MUL_SHAPE, build=_mul_build, jvp=_product_rule,
-    linear="multi", transpose=_mul_transpose, text=_mul_text, numeric=_mul_value,
+    "mul", shape=_MUL_SHAPE, build=_mul_build, text=_mul_text, numeric=_mul_value,
+    **bilinear(transpose=_mul_transpose, matrix=_mul_matrix),
     unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
-    numpy=lambda e, a: " * ".join(a), prec=2)
+    numpy=_mul_numpy, prec=2)
 
 
 # -- div: elementwise quotient ---------------------------------------------------------------
-# D(a / b)[v] = (Da[v] − (a / b) ⊙ Db[v]) / b; linear in a: transpose ct / b.
+# The quotient rule over one divisor, as the textbook writes it: D(a / b)[v] = (Da − (a / b) ⊙ Db) / b
+# (the sum of the two partials, t / b − (a / b) ⊙ t / b, would print as two fractions). Linear in
+# a: transpose ct / b, matrix diag(vec(1 / b)) (1 / b for a scalar b).
 
 def _div_jvp(e, ts):
     ta, tb = ts
-    a, b = e.args
     num = ta if tb is None else (-(e * tb) if ta is None else ta - e * tb)
-    return num / b
+    return num / e.args[1]
+
+
+def _div_matrix(e, i):
+    b = e.args[1]
+    return 1 / b if is_scalar(b) else call("diag", call("vec", 1 / b))
 
 
 _DIV_SHAPE = broadcast("divide elementwise")
@@ -308,37 +336,33 @@ def _div_text(sym: str, divisor: int = 3):
     return pr
 
 
+def _div_numpy(em, e):
+    a, b = shown_bare(e.args)
+    return f"{em.arg(a, 2)} / {em.arg(b, 3)}", 2
+
+
 DIV = declare(
-        "div", shape=_DIV_SHAPE, build=_div_build, arity=2, jvp=_div_jvp, linear=(0,),
-        transpose=lambda e, i, ct: ct / e.args[1], numeric=_div_value, text=_div_text("/"),
+        "div", shape=_DIV_SHAPE, build=_div_build, arity=2, numeric=_div_value, text=_div_text("/"),
+        jvp=_div_jvp, linear=(0,), transpose=lambda e, i, ct: ct / e.args[1], matrix=_div_matrix,
+        rule=("quotient rule", "D(a / b)[V] = (Da[V] − (a / b) ⊙ Db[V]) / b"),
         unicode=_div_text("/", 4),   # on paper the divisor is one factor: a / (log det A)
         latex=lambda p, e: rf"\frac{{{p(shown_bare(e.args)[0])}}}{{{p(e.args[1])}}}",
-        numpy=lambda e, a: f"{a[0]} / {a[1]}", prec=2, domain=("any", "nonzero"))
+        numpy=_div_numpy, prec=2, domain=("any", "nonzero"))
 
 
 # -- power: elementwise a ** p with a scalar exponent -------------------------------------------
-# D(a^p)[v] = p a^(p−1) ⊙ Da[v] + a^p ⊙ log(a) Dp[v]
+# ∂_a(a^p)[t] = p a^(p−1) ⊙ t,  ∂_p(a^p)[t] = a^p ⊙ log(a) t
 
 def _power_shape(dims, a: Shape, p: Shape) -> Shape:
     need_scalar(dims, p, "the exponent", 1)
     return a
 
 
-def _power_jvp(e, ts):
+def _power_base(e, t):
     a, p = e.args
-    ta, tp = ts
-    out = []
-    if ta is not None:
-        if isinstance(p, Const):
-            if p.value == 2:
-                out.append(2 * a * ta)
-            else:
-                out.append(p * call("power", a, Const(p.value - 1)) * ta)
-        else:
-            out.append(p * call("power", a, p - 1) * ta)
-    if tp is not None:
-        out.append(e * call("log", a) * tp)
-    return call("add", *out)
+    if isinstance(p, Const):
+        return 2 * a * t if p.value == 2 else p * call("power", a, Const(p.value - 1)) * t
+    return p * call("power", a, p - 1) * t
 
 
 SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -358,11 +382,14 @@ def _power_latex(p, e):
     return f"{p.arg(a, 5)}^{{{sup}}}"
 
 
-declare("power", shape=_power_shape, arity=2, jvp=_power_jvp,
+declare("power", shape=_power_shape, arity=2,
+        **smooth(_power_base, lambda e, t: e * call("log", e.args[0]) * t,
+                 why="D(aᵖ)[V] = p aᵖ⁻¹ ⊙ Da[V] + aᵖ ⊙ log(a) Dp[V]"),
         numeric=lambda ev, e, a, k: ev.np.power(a, k[0, 0]),
         text=lambda p, e: f"{p.arg(e.args[0], 5)} ** {p.arg(e.args[1], 3)}",
         unicode=_power_unicode, latex=_power_latex,
-        numpy=lambda e, a: f"{a[0]} ** {a[1]}", prec=4, domain=("power", "any"))
+        numpy=lambda em, e: (f"{em.arg(e.args[0], 9)} ** {em.arg(e.args[1], 4)}", 4),
+        prec=4, domain=("power", "any"))
 
 
 # -- constant matrices: eye(n), zeros(m, n), ones(m, n) -----------------------------------------
@@ -389,13 +416,13 @@ def _constant_build(name: str, value: int):
 
 
 function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape, build=_constant_build("eye", 1),
-         jvp=lambda e, ts: None, numeric=lambda ev, e: ev.np.eye(ev.size(e.params[0])), text=_dims_text("eye"), unicode=lambda p, e: "I",
-         latex=lambda p, e: "I", numpy=lambda e, a: f"np.eye({dim_code(e.params[0])})")
-function("zeros", arity=0, shape=_const_shape, jvp=lambda e, ts: None, build=_constant_build("zeros", 0),
+         **constant(), numeric=lambda ev, e: ev.np.eye(ev.size(e.params[0])), text=_dims_text("eye"), unicode=lambda p, e: "I",
+         latex=lambda p, e: "I", numpy=lambda em, e: (f"np.eye({em.dim(e.params[0])})", 9))
+function("zeros", arity=0, shape=_const_shape, **constant(), build=_constant_build("zeros", 0),
          numeric=lambda ev, e: ev.np.zeros(ev.shape(e)),
          text=_dims_text("zeros"), unicode=lambda p, e: "0", latex=lambda p, e: "0",
-         numpy=lambda e, a: f"np.zeros({_np_dims(e)})")
-function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None, build=_constant_build("ones", 1),
+         numpy=lambda em, e: (f"np.zeros({_np_dims(em, e)})", 9))
+function("ones", arity=0, shape=_const_shape, **constant(), build=_constant_build("ones", 1),
          numeric=lambda ev, e: ev.np.ones(ev.shape(e)),
          text=_dims_text("ones"),
          # 𝟙 a column, 𝟙ᵀ a row, 𝟙𝟙ᵀ a matrix (a product)
@@ -403,21 +430,17 @@ function("ones", arity=0, shape=_const_shape, jvp=lambda e, ts: None, build=_con
          extra={"paper_prec": lambda p, e: 2 if e.shape.rows != 1 and e.shape.cols != 1 else 9},
          latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}^\top" if e.shape.is_row
          else r"\mathbf{1}\mathbf{1}^\top",
-         numpy=lambda e, a: f"np.ones({_np_dims(e)})")
+         numpy=lambda em, e: (f"np.ones({_np_dims(em, e)})", 9))
 
 
-def dim_code(d) -> str:
-    """A dim as a NumPy expression: m·n, the size of vec(X), is m * n."""
-    return str(d).replace("·", " * ")
-
-
-def _np_dims(e) -> str:
-    dims = [dim_code(d) for d in e.shape.numpy()]
+def _np_dims(em, e) -> str:
+    """The run-time shape of `e` as a NumPy tuple: (n,) for a column, () for a scalar."""
+    dims = [em.dim(d) for d in e.shape.numpy()]
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})" if dims else "()"
 
 
 # -- broadcast: a scalar spread over a shape ---------------------------------------------------
-# linear: D bcast(c)[v] = bcast(v); transpose: ⟨ct, c𝟙𝟙ᵀ⟩ = c·sum(ct), so ct_c = sum(ct).
+# linear: transpose ⟨ct, c𝟙𝟙ᵀ⟩ = c·sum(ct), so ct_c = sum(ct); matrix vec(c𝟙𝟙ᵀ) = vec(𝟙) c.
 # Printed as c·𝟙 on its own; as the bare scalar beside a full operand of +, ⊙, / (x + c).
 
 def _broadcast_shape(dims, s: Shape, rows, cols) -> Shape:
@@ -444,19 +467,21 @@ def _as_product(printer):
     return pr
 
 
-def _broadcast_numpy(e, a) -> str:
-    return f"np.ones({_np_dims(e)})" if e.args[0] == Const(1) else f"np.full({_np_dims(e)}, {a[0]})"
+def _broadcast_numpy(em, e):
+    if e.args[0] == Const(1):
+        return f"np.ones({_np_dims(em, e)})", 9
+    return f"np.full({_np_dims(em, e)}, {em.code(e.args[0])[0]})", 9
 
 
 BROADCAST = declare(
     "broadcast", shape=_broadcast_shape, build=_broadcast_build, arity=1, prec=2,
-    jvp=lambda e, ts: call("broadcast", ts[0], params=e.params), linear=(0,),
-    transpose=lambda e, i, ct: call("sum", ct),
+    **linear(transpose=lambda e, i, ct: call("sum", ct),
+             matrix=lambda e, i: call("ones", params=(vec_length(e.shape), 1))),
     numeric=lambda ev, e, x: ev.np.full(ev.shape(e), x[0, 0]),
     text=_as_product(_mul_text), unicode=_as_product(_scaled_printer("⊙", "−", "")),
     latex=_as_product(_scaled_printer(r"\odot", "-", " ")),
     numpy=_broadcast_numpy,
-    extra={"paper_prec": lambda p, e: 9 if e.args[0] == Const(1) else 2, "np_plain_call": True})
+    extra={"paper_prec": lambda p, e: 9 if e.args[0] == Const(1) else 2})
 
 
 def broadcast_to(x, shape: Shape):
@@ -476,11 +501,11 @@ def _size_text(sep: str, bracket: bool = False):
 
 
 SIZE = declare(
-    "size", shape=lambda dims, d: SCALAR, arity=0, jvp=lambda e, ts: None,
+    "size", shape=lambda dims, d: SCALAR, arity=0, **constant(),
     build=lambda args, params: Const(params[0]) if isinstance(params[0], int) else Call(SIZE, (), params),
     numeric=lambda ev, e: ev.np.full((1, 1), float(ev.size(e.params[0]))),
     text=_size_text(" * ", bracket=True), unicode=_size_text("·"), latex=_size_text(r" \cdot "),
-    numpy=lambda e, a: dim_code(e.params[0]),
+    numpy=lambda em, e: (em.dim(e.params[0]), 2 if "·" in str(e.params[0]) else 9),   # m * n
     extra={"paper_prec": lambda p, e: 2 if "·" in str(e.params[0]) else 9})
 
 

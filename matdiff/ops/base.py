@@ -1,11 +1,21 @@
 """Declarators for ops: `declare` registers an Op; `elementwise`, `function` and the shape
 helpers keep each op's declaration to a few lines. Shape rules take the dim context first
-(`dims.same(a, b)` unifies while reading, compares once shapes are known)."""
+(`dims.same(a, b)` unifies while reading, compares once shapes are known).
+
+How an op is differentiated is declared by its kind, and the rule a kind implies is written
+once, here:
+- `linear(...)`: the jvp is the op applied to the tangent; the op writes its transpose (the
+  adjoint) and its matrix (vec f(V) = M vec V);
+- `bilinear(...)`: linear in each argument separately (⊙, @, ⊗); the product rule
+  D f(A, B)[V] = f(DA[V], B) + f(A, DB[V]) is derived here; a transpose and a matrix per side;
+- `smooth(...)`: one partial derivative per argument, D f[V] = Σᵢ ∂ᵢf[DAᵢ[V]];
+- `elementwise(...)`: f applied entrywise, from f′.
+`linear`, `bilinear` and `smooth` give the fields to spread into `declare` or `function`."""
 
 from __future__ import annotations
 
 from ..expr import Op, ShapeMismatch, call, register
-from ..shapes import SCALAR, Shape, may_agree
+from ..shapes import SCALAR, Shape, dim_mul, may_agree
 
 LATEX_NAMES = {"trace": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "exp": r"\exp",
                "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh", "sigmoid": r"\sigma"}
@@ -30,25 +40,78 @@ def call_latex(name: str):
 
 
 def function(name: str, *, spellings=(), unicode_name=None, latex_name=None, np_code=None, **fields) -> Op:
-    """A function-call op printed `name(args)`; `np_code` is a format string over the args."""
+    """A function-call op printed `name(args)`; `np_code` is its NumPy form, one call, as a format
+    string over the args (`np.linalg.slogdet({0})[1]`), filled in by the emitter's `template`."""
     unicode_name = unicode_name or name
     latex_name = latex_name or LATEX_NAMES.get(name, rf"\operatorname{{{name}}}")
     fields.setdefault("text", call_text(name))
     fields.setdefault("unicode", call_unicode(unicode_name))
     fields.setdefault("latex", call_latex(latex_name))
     if np_code is not None:
-        fields.setdefault("numpy", lambda e, a: np_code.format(*a))
+        fields.setdefault("numpy", lambda em, e: em.template(np_code, e.args))
     return declare(name, spellings=(name, *spellings), **fields)
+
+
+def linear(*, transpose, matrix, why="{op} is linear, so D {op}(U)[V] = {op}(DU[V])", **fields) -> dict:
+    """A linear op: jvp f(V) (a unary op applied to its tangent; an n-ary one is a sum, and a
+    zero tangent drops out). `transpose(node, i, ct)` is the adjoint, `matrix(node, i)` the M
+    with vec f(X) = M vec X (None: the same entries in the same order, M = I)."""
+    def jvp(e, ts):
+        if len(ts) == 1:
+            return call(e.op, ts[0], params=e.params)
+        terms = [t for t in ts if t is not None]
+        return call(e.op, *terms, params=e.params)
+    return dict(jvp=jvp, linear="all", transpose=transpose, matrix=matrix, rule=("linearity", why), **fields)
+
+
+def bilinear(*, transpose, matrix, **fields) -> dict:
+    """An op linear in each argument separately: the product rule, and per side i the
+    transpose(node, i, ct) and matrix(node, i) of the map argᵢ ↦ f with the others fixed."""
+    def jvp(e, ts):
+        terms = [call(e.op, *e.args[:i], t, *e.args[i + 1:], params=e.params)
+                 for i, t in enumerate(ts) if t is not None]
+        return call("add", *terms) if terms else None
+    why = "{op} is linear in each factor: differentiate one factor at a time and add (product rule)"
+    return dict(jvp=jvp, linear="multi", transpose=transpose, matrix=matrix, rule=("product rule", why),
+                **fields)
+
+
+def smooth(*partials, why: str = "", linear_in: tuple = (), **fields) -> dict:
+    """A differentiable op given by its partial derivatives: `partials[i](node, t)` is
+    ∂ᵢf[t], the change of f when argument i moves by t; `why` states the derivative as the
+    table gives it (D(X⁻¹)[V] = −X⁻¹VX⁻¹). An op that is also linear in some arguments (a / b
+    in a) names them in `linear_in`, with their transpose and matrix."""
+    def jvp(e, ts):
+        terms = [partials[i](e, t) for i, t in enumerate(ts) if t is not None]
+        return call("add", *terms) if terms else None
+    return dict(jvp=jvp, linear=linear_in, rule=("derivative table", why or "the derivative of {op}"), **fields)
+
+
+def constant() -> dict:
+    """An op of no arguments (I, 𝟙, K(m, n)): its derivative is zero."""
+    return dict(jvp=lambda e, ts: None)
+
+
+# -- matrices of linear maps, for the ops' `matrix` rules -------------------------------------------
+
+def vec_length(s: Shape):
+    return dim_mul(s.rows, s.cols)
+
+
+def identity(n):
+    return call("eye", params=(n,))
+
+
+_CHAIN = "{op} applied entrywise: D {op}(U)[V] = {op}′(U) ⊙ DU[V]"
 
 
 def elementwise(name: str, *, deriv, np_code: str, value, spellings=(), domain="any", **fields) -> Op:
     """f applied entrywise. `deriv(x, y)` is f'(x) as an Expr of the argument x and/or the
     value y = f(x) (σ' = y(1 − y)): the jvp is f'(x) ⊙ v. `value(np, x)` is the plain
     definition the reference evaluator uses (written apart from `np_code`, the emitted form)."""
-    def jvp(e, ts):
-        return deriv(e.args[0], e) * ts[0]
     extra = {**fields.pop("extra", {}), "deriv": deriv, "elementwise": True}
-    return function(name, spellings=spellings, arity=1, shape=same_shape_unary, jvp=jvp,
+    return function(name, spellings=spellings, arity=1, shape=same_shape_unary,
+                    **{**smooth(lambda e, t: deriv(e.args[0], e) * t), "rule": ("chain rule", _CHAIN)},
                     np_code=np_code, domain=(domain,), extra=extra,
                     numeric=lambda ev, e, x: value(ev.np, x), **fields)
 

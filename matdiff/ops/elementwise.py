@@ -6,7 +6,7 @@ softplus via logaddexp)."""
 from __future__ import annotations
 
 from ..expr import OPS, Call, Const, call
-from .base import elementwise
+from .base import elementwise, function, same_shape_unary
 
 
 def _log_build(args, params):
@@ -22,6 +22,14 @@ elementwise("log", value=lambda np, x: np.log(x), deriv=lambda x, y: 1 / x, np_c
             spellings=("ln",), domain="positive", build=_log_build)
 elementwise("sqrt", value=lambda np, x: np.sqrt(x), deriv=lambda x, y: 1 / (2 * y), np_code="np.sqrt({0})",
             domain="positive")
+# log1p and expm1 keep their accuracy near 0, where log(1 + x) and exp(x) − 1 lose it to rounding
+elementwise("log1p", value=lambda np, x: np.log1p(x), deriv=lambda x, y: 1 / (1 + x), np_code="np.log1p({0})",
+            domain=("above", -1))
+elementwise("expm1", value=lambda np, x: np.expm1(x), deriv=lambda x, y: y + 1, np_code="np.expm1({0})")
+# square(x) is x⊙², the power: one form for one function, so that x ⊙ square(x) = x⊙³ and
+# every rule of the power applies. The op builds it and is never seen past reading.
+function("square", arity=1, shape=same_shape_unary,
+         build=lambda args, params: call("power", args[0], Const(2)))
 elementwise("sin", value=lambda np, x: np.sin(x), deriv=lambda x, y: call("cos", x), np_code="np.sin({0})")
 elementwise("cos", value=lambda np, x: np.cos(x), deriv=lambda x, y: -call("sin", x), np_code="np.cos({0})")
 elementwise("tanh", value=lambda np, x: np.tanh(x), deriv=lambda x, y: 1 - y ** 2, np_code="np.tanh({0})")

@@ -9,12 +9,12 @@ from ..emit.pretty import closed_group
 from ..expr import DIMS, OPS as OPS_BY_NAME, Call, Const, ShapeMismatch, call, is_scalar
 from ..shapes import SCALAR, Shape, may_agree
 from .arith import eye, join_factors
-from .base import declare, function, square
+from .base import bilinear, declare, function, linear, smooth, square
 
 
 # -- matmul: n-ary, flattened; scalar factors (1×1) are pulled out as a scalar multiple ----------
-# D(A B C)[v] = DA[v] B C + A DB[v] C + A B DC[v]   (product rule)
-# transpose for factor i:  ct_i = (A…)ᵀ ct (…C)ᵀ
+# linear in each factor: transpose for factor i  ct_i = (A…)ᵀ ct (…C)ᵀ;
+# matrix vec(A F C) = (Cᵀ ⊗ A) vec F   (Cookbook 520)
 
 def _check_chain(dims, args) -> None:
     """Conformability of a product read left to right; a partial product that is 1×1 is a
@@ -95,15 +95,17 @@ def _matmul_shape(dims, *shapes):
     return Shape(shapes[0].rows, shapes[-1].cols)
 
 
-def _product_rule(e, ts):
-    terms = [call("matmul", *e.args[:i], t, *e.args[i + 1:]) for i, t in enumerate(ts) if t is not None]
-    return call("add", *terms) if terms else None
-
-
 def _matmul_transpose(e, i, ct):
     left, right = e.args[:i], e.args[i + 1:]
     parts = ([call("matmul", *left).T] if left else []) + [ct] + ([call("matmul", *right).T] if right else [])
     return call("matmul", *parts)
+
+
+def _matmul_matrix(e, i):
+    f = e.args[i]
+    left = call("matmul", *e.args[:i]) if i else eye(f.shape.rows)
+    right = call("matmul", *e.args[i + 1:]) if i + 1 < len(e.args) else eye(f.shape.cols)
+    return call("kron", right if is_scalar(right) else right.T, left)
 
 
 def _matmul_value(ev, e, *factors):
@@ -120,15 +122,17 @@ def _juxt(sep: str):
 
 
 MATMUL = declare(
-    "matmul", shape=_matmul_shape, build=_matmul_build, jvp=_product_rule, linear="multi",
-    transpose=_matmul_transpose, prec=2, numeric=_matmul_value,
+    "matmul", shape=_matmul_shape, build=_matmul_build, prec=2, numeric=_matmul_value,
+    **bilinear(transpose=_matmul_transpose, matrix=_matmul_matrix),
     text=lambda p, e: " @ ".join(p.arg(a, 3) for a in e.args),
     unicode=_juxt(" "), latex=_juxt(" "),
-    numpy=None)  # emitted by emit/numpy.py, which picks np.outer / solve / the chain order
+    # the emitter's chain service orders the factors by cost and writes np.outer, solve for an
+    # inverse and broadcasting for a diag where they apply
+    numpy=lambda em, e: em.chain(e.args))
 
 
 # -- transpose -------------------------------------------------------------------------------
-# D(Xᵀ)[v] = vᵀ; transpose: ctᵀ
+# linear: transpose ctᵀ; matrix vec(Xᵀ) = K(m, n) vec X for an m×n X (a vector keeps its entries)
 
 def _transpose_unicode(p, e):
     a = e.args[0]
@@ -145,11 +149,14 @@ def _transpose_latex(p, e):
 
 
 declare("transpose", arity=1, shape=lambda dims, s: s.T,
-        jvp=lambda e, ts: ts[0].T, linear=(0,), transpose=lambda e, i, ct: ct.T,
+        **linear(transpose=lambda e, i, ct: ct.T,
+                 matrix=lambda e, i: call("commutation", params=tuple(e.args[0].shape))),
         numeric=lambda ev, e, x: x.T,
         text=lambda p, e: p.arg(e.args[0], 9) + ".T",
         unicode=_transpose_unicode, latex=_transpose_latex,
-        numpy=lambda e, a: a[0] if e.shape.rows == 1 or e.shape.cols == 1 else f"{a[0]}.T")
+        # a vector is 1-D at run time: xᵀ is x
+        numpy=lambda em, e: (em.code(e.args[0]) if e.shape.rows == 1 or e.shape.cols == 1
+                             else (em.arg(e.args[0], 9) + ".T", 9)))
 
 
 # -- inverse ---------------------------------------------------------------------------------
@@ -180,7 +187,7 @@ def _inv_value(ev, e, x):
 
 function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
          build=_scalar_case("inv", lambda a: call("power", a, Const(-1))),
-         jvp=lambda e, ts: -(e @ ts[0] @ e), domain=("invertible",), numeric=_inv_value,
+         **smooth(lambda e, t: -(e @ t @ e), why="D(X⁻¹)[V] = −X⁻¹VX⁻¹"), domain=("invertible",), numeric=_inv_value,
          unicode=lambda p, e: (p.arg(e.args[0].args[0], 9) + "⁻ᵀ" if _is_transpose(e.args[0])
                                else p.arg(e.args[0], 9) + "⁻¹"),
          latex=lambda p, e: (p.arg(e.args[0].args[0], 9) + r"^{-\top}" if _is_transpose(e.args[0])
@@ -190,7 +197,8 @@ function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
 # D(det X)[V] = det(X) tr(X⁻¹ V)   (Cookbook 41)
 function("det", spellings=("linalg.det",), arity=1, build=_scalar_case("det", lambda a: a),
          shape=lambda dims, s: square("det")(dims, s, SCALAR),
-         jvp=lambda e, ts: e * call("trace", call("inv", e.args[0]) @ ts[0]),
+         **smooth(lambda e, t: e * call("trace", call("inv", e.args[0]) @ t),
+                  why="D(det X)[V] = det(X) tr(X⁻¹V)"),
          domain=("invertible",), np_code="np.linalg.det({0})",
          numeric=lambda ev, e, x: ev.np.linalg.det(x).reshape(1, 1))
 
@@ -209,24 +217,24 @@ def _logdet_unicode(p, e):
 # D(log det X)[V] = tr(X⁻¹ V)   (Cookbook 57, for det X > 0)
 function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCALAR),
          build=_scalar_case("logdet", lambda a: call("log", a)),
-         jvp=lambda e, ts: call("trace", call("inv", e.args[0]) @ ts[0]), domain=("posdet",),
+         **smooth(lambda e, t: call("trace", call("inv", e.args[0]) @ t), why="D(log det X)[V] = tr(X⁻¹V)"), domain=("posdet",),
          unicode=_logdet_unicode, np_code="np.linalg.slogdet({0})[1]", numeric=_logdet_value,
          # unbracketed on paper, log det applies to every factor on its right: (log det A)², (log det A) a
          extra={"paper_prec": lambda p, e: 3 if p.style == "unicode" else 9, "paper_prefix": True})
 
 
 # -- trace -----------------------------------------------------------------------------------
-# linear: D tr(X)[V] = tr(V); transpose: ct·I   (Cookbook 100)
+# linear: transpose ct·I (Cookbook 100); matrix tr X = vec(I)ᵀ vec X
 
 function("trace", spellings=("tr", "Tr"), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
-         jvp=lambda e, ts: call("trace", ts[0]), linear=(0,),
-         transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
+         **linear(transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
+                  matrix=lambda e, i: call("vec", eye(e.args[0].shape.rows)).T),
          unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})", extra={"scalars_out": True},
          numeric=lambda ev, e, x: ev.np.trace(x).reshape(1, 1))
 
 
 # -- diag: vector → diagonal matrix; diagonal: square matrix → vector of its diagonal -------------
-# both linear, each other's transpose.
+# both linear, each other's transpose; vec diag(u) = S u with the selection S of diag_selection.
 
 def _diag_build(args, params):
     (x,) = args
@@ -241,21 +249,27 @@ def _diag_build(args, params):
     return Call(DIAGONAL, (x,))
 
 
+def diag_selection(n):
+    """S (n²×n) with vec(diag(u)) = S u: S = diag(vec I)(𝟙 ⊗ I), the columns vec(eᵢeᵢᵀ); and
+    diag(X) = Sᵀ vec X."""
+    return call("diag", call("vec", eye(n))) @ call("kron", call("ones", params=(n, 1)), eye(n))
+
+
 def _diagonal_shape(dims, s):
     square("diag")(dims, s)
     return Shape(s.rows, 1)
 
 
 DIAG = function("diag", arity=1, build=_diag_build, shape=lambda dims, s: Shape(s.rows, s.rows),
-                jvp=lambda e, ts: call("diag", ts[0]), linear=(0,),
-                transpose=lambda e, i, ct: Call(DIAGONAL, (ct,)),
+                **linear(transpose=lambda e, i, ct: Call(DIAGONAL, (ct,)),
+                         matrix=lambda e, i: diag_selection(e.shape.rows)),
                 unicode=lambda p, e: f"diag({p(e.args[0])})", np_code="np.diag({0})",
                 numeric=lambda ev, e, x: ev.np.diag(x[:, 0]))
 DIAGONAL = declare("diagonal", arity=1, shape=_diagonal_shape,
-                   jvp=lambda e, ts: Call(DIAGONAL, (ts[0],)), linear=(0,),
-                   transpose=lambda e, i, ct: Call(DIAG, (ct,)),
+                   **linear(transpose=lambda e, i, ct: Call(DIAG, (ct,)),
+                            matrix=lambda e, i: diag_selection(e.shape.rows).T),
                    text=lambda p, e: f"diag({p(e.args[0])})",
                    unicode=lambda p, e: f"diag({p(e.args[0])})",
                    latex=lambda p, e: rf"\operatorname{{diag}}\left({p(e.args[0])}\right)",
-                   numpy=lambda e, a: f"np.diag({a[0]})",
+                   numpy=lambda em, e: em.template("np.diag({0})", e.args),
                    numeric=lambda ev, e, x: ev.np.diag(x).reshape(-1, 1))

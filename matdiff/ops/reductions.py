@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from ..expr import call
 from ..shapes import SCALAR
-from .arith import broadcast_to
-from .base import function, inner
+from .arith import broadcast_to, size
+from .base import function, inner, linear, smooth, vec_length
 
-# linear: D sum(X)[V] = sum(V); transpose: ct spread over X's shape
+# linear: transpose ct spread over X's shape (ct·𝟙𝟙ᵀ); matrix sum X = 𝟙ᵀ vec X
 function("sum", spellings=("Σ",), arity=1, shape=lambda dims, s: SCALAR,
-         jvp=lambda e, ts: call("sum", ts[0]), linear=(0,),
-         transpose=lambda e, i, ct: broadcast_to(ct, e.args[0].shape),   # ct·𝟙𝟙ᵀ
+         **linear(transpose=lambda e, i, ct: broadcast_to(ct, e.args[0].shape),
+                  matrix=lambda e, i: call("ones", params=(1, vec_length(e.args[0].shape)))),
          np_code="np.sum({0})", numeric=lambda ev, e, x: ev.np.sum(x).reshape(1, 1), extra={"scalars_out": True})
 
+
+
+# mean X = sum X / (m·n), linear: transpose ct spread over X's shape, divided by its size;
+# matrix 𝟙ᵀ / (m·n)
+def _mean_transpose(e, i, ct):
+    s = e.args[0].shape
+    return broadcast_to(ct / size(vec_length(s)), s)
+
+
+function("mean", arity=1, shape=lambda dims, s: SCALAR,
+         **linear(transpose=_mean_transpose,
+                  matrix=lambda e, i: call("ones", params=(1, vec_length(e.args[0].shape))) / size(
+                      vec_length(e.args[0].shape))),
+         np_code="np.mean({0})", numeric=lambda ev, e, x: ev.np.mean(x).reshape(1, 1), extra={"scalars_out": True})
 
 def _norm_unicode(sub: str):
     def pr(p, e):
@@ -26,7 +40,7 @@ def _norm_unicode(sub: str):
 
 # D‖X‖[V] = ⟨X, V⟩ / ‖X‖   (Frobenius norm; the 2-norm of a vector)
 function("norm", spellings=("linalg.norm",), arity=1, shape=lambda dims, s: SCALAR,
-         jvp=lambda e, ts: inner(e.args[0], ts[0]) / e, domain=("not_all_zero",),
+         **smooth(lambda e, t: inner(e.args[0], t) / e, why="D‖X‖[V] = ⟨X, V⟩ / ‖X‖"), domain=("not_all_zero",),
          unicode=_norm_unicode("_F"),
          latex=lambda p, e: rf"\left\| {p(e.args[0])} \right\|" + ("" if e.args[0].shape.cols == 1 else "_F"),
          np_code="np.linalg.norm({0})", numeric=lambda ev, e, x: ev.np.sqrt(ev.np.sum(x * x)).reshape(1, 1))
@@ -47,11 +61,11 @@ def _logsumexp_value(ev, e, x):
 
 # D lse(x)[v] = softmax(x)ᵀ v
 function("logsumexp", spellings=("special.logsumexp", "lse"), arity=1, shape=lambda dims, s: SCALAR,
-         jvp=lambda e, ts: inner(call("softmax", e.args[0]), ts[0]),
+         **smooth(lambda e, t: inner(call("softmax", e.args[0]), t), why="D lse(x)[v] = softmax(x)ᵀv"),
          np_code="_logsumexp({0})", extra={"helper": LOGSUMEXP}, numeric=_logsumexp_value)
 
 # D softmax(x)[v] = s ⊙ v − s (sᵀv),  s = softmax(x)
 function("softmax", spellings=("special.softmax",), arity=1, shape=lambda dims, s: s,
-         jvp=lambda e, ts: e * ts[0] - e * inner(e, ts[0]),
+         **smooth(lambda e, t: e * t - e * inner(e, t), why="D softmax(x)[v] = s ⊙ v − s (sᵀv), s = softmax(x)"),
          np_code="_softmax({0})", extra={"helper": SOFTMAX},
          numeric=lambda ev, e, x: ev.np.exp(x - _logsumexp_value(ev, e, x)))
