@@ -1,7 +1,9 @@
-"""Expr → NumPy source. Shared subexpressions are computed once (CSE); matrix chains are
-ordered by cost, inverses become np.linalg.solve, diag(u) @ W becomes row scaling by
-broadcasting, column-times-row becomes np.outer. Column vectors are 1-D arrays at run time,
-so the code never takes .T of a 1-D array. Helpers (stable logsumexp, softmax) are inlined.
+"""Expr → NumPy source. A driver: each op declares its NumPy printer (`Op.numpy`, in
+matdiff/ops/), and where a better form exists a named rewrite (np_rewrites.py) writes the node
+instead. Shared subexpressions are computed once (CSE); matrix chains are ordered by cost,
+inverses become np.linalg.solve, diag(u) @ W becomes row scaling by broadcasting,
+column-times-row becomes np.outer. Column vectors are 1-D arrays at run time, so the code never
+takes .T of a 1-D array. Helpers (stable logsumexp, softmax) are inlined.
 
 Names. Every emitted function takes its arrays by keyword: a symbol's keyword is `py_name` of
 its name (the name itself; `lambda_` for a Python keyword such as `lambda`). One namer per
@@ -23,11 +25,8 @@ import re
 import unicodedata
 
 from ..errors import DerivationError, ShapeError
-from ..expr import OPS, Call, Const, Expr, Symbol, call
-from ..ops.arith import shown_bare, split_negative
-from ..shapes import Shape
-
-NOMINAL_DIM = 100   # size assumed for a symbolic dim when ordering a matrix chain
+from ..expr import OPS, Call, Const, Expr, Symbol
+from .np_rewrites import PRODUCT_FORMS, REWRITES, paren, size_of
 
 
 def py_name(name: str) -> str:
@@ -127,16 +126,15 @@ class _Names:
             return d
         return "·".join(self.dims.get(f, f) for f in d.split("·"))
 
-    def with_dims(self, e: Call) -> Call:
-        """`e` with its dims (params and shape) renamed to their locals, for an op's template."""
-        params = tuple(self.dim(p) for p in e.params)
-        shape = Shape(self.dim(e.shape.rows), self.dim(e.shape.cols))
-        if params == e.params and shape == e.shape:
-            return e
-        return Call.remade(e, e.args, params, shape)
-
 
 class _Emitter:
+    """Writes the body of one function: the driver of the ops' NumPy printers. A node is written
+    by the first named rewrite that applies to it (np_rewrites.REWRITES: a better form than its
+    op's own, with the identity and why), else by its op's printer `op.numpy(emitter, node)`.
+    Both return (code, precedence): 1 for + and -, 2 for * / @ and a leading minus (-x * y),
+    3 for a negative number, 4 for **, 9 for an atom (a name, a call, a subscript, x.T). The
+    services a printer calls back are `code`, `arg`, `dim`, `template` and `chain`."""
+
     def __init__(self, outputs: list[Expr], names: _Names):
         self.names = names
         self.lines: list[str] = []
@@ -163,6 +161,7 @@ class _Emitter:
         return {n for n, k in refs.items() if k > 1 and isinstance(n, Call) and not _trivial(n)}
 
     def temp(self, node: Call, code: str) -> str:
+        # names read better than the ops' own for the infix ops; any other temporary takes its op's name
         base = {"matmul": "prod", "add": "total", "mul": "had", "div": "quot", "power": "pow",
                 "transpose": "tr"}.get(node.op.name, node.op.name)
         name = self.names.temp(base)
@@ -170,8 +169,9 @@ class _Emitter:
         self.temps[node] = name
         return name
 
-    # -- expressions: (code, precedence) ------------------------------------------------------------
+    # -- services for the printers -----------------------------------------------------------------
     def code(self, e: Expr) -> tuple[str, int]:
+        """The code of `e` and its precedence; a shared node is computed once, into a temporary."""
         if e in self.temps:
             return self.temps[e], 9
         if isinstance(e, Symbol):
@@ -187,84 +187,30 @@ class _Emitter:
         return code, prec
 
     def arg(self, e: Expr, prec: int) -> str:
+        """The code of `e` where an operand of precedence `prec` at least is needed: bracketed below."""
         code, p = self.code(e)
         return f"({code})" if p < prec else code
 
-    def call(self, e: Call) -> tuple[str, int]:
-        name = e.op.name
-        if name == "add":
-            spread = _diagonal_terms(e)
-            if spread is not None:
-                return self.add_to_diagonal(*spread), 9
-            terms = shown_bare(e.args)   # x + c: NumPy broadcasts the scalar itself
-            out = self.arg(terms[0], 1)
-            for t in terms[1:]:
-                neg, body = split_negative(t)
-                out += f" - {self.arg(body, 3)}" if neg else f" + {self.arg(t, 1)}"
-            return out, 1
-        if name == "mul":
-            args = e.args   # never a broadcast: the product's constructor makes one a scalar factor
-            scaled_chain = _scale_smallest_factor(e)
-            if scaled_chain is not None:   # 2 * np.outer(g, x) costs a pass over n×m: scale g instead
-                return self.chain(list(scaled_chain.args))
-            if isinstance(args[0], Const) and args[0].value == -1:
-                rest = " * ".join([self.arg(args[1], 3)] + [self.arg(a, 3) for a in args[2:]])
-                return "-" + rest, 2
-            return " * ".join([self.arg(args[0], 2)] + [self.arg(a, 3) for a in args[1:]]), 2
-        if name == "div":
-            a, b = shown_bare(e.args)
-            return f"{self.arg(a, 2)} / {self.arg(b, 3)}", 2
-        if name == "power":
-            return f"{self.arg(e.args[0], 9)} ** {self.arg(e.args[1], 4)}", 4
-        if name == "transpose":
-            x = e.args[0]
-            if x.shape.rows == 1 or x.shape.cols == 1:
-                return self.code(x)
-            return self.arg(x, 9) + ".T", 9
-        if name == "matmul":
-            spread = _distribute_over_sum(e)
-            if spread is not None:   # (A + Aᵀ)x costs a matrix sum: Ax + Aᵀx is two products
-                return self.code(spread)
-            return self.chain(list(e.args))
-        if name == "inv":
-            return f"np.linalg.inv({self.code(e.args[0])[0]})", 9
-        if name == "diagonal" and _is(e.args[0], "matmul"):
-            # diag(L R) without forming L R: Σ_k L_ik R_ki
-            *left, right = e.args[0].args
-            lhs = call("matmul", *left)
-            if lhs.shape.cols == 1:   # diag(u vᵀ) = u ⊙ v
-                return f"{self.arg(lhs, 2)} * {self.arg(right, 3)}", 2
-            return f'np.einsum("ij,ji->i", {self.code(lhs)[0]}, {self.code(right)[0]})', 9
-        helper = e.op.extra.get("helper")
-        if helper:
-            self.helpers[e.op.name] = helper
-        template = e.op.numpy
-        if template is None:
-            raise ShapeError(f"no NumPy form for {name}")
-        negated = e.op.extra.get("np_negated")
-        if negated is not None and split_negative(e.args[0])[0]:   # σ(−z): no −(−z) in the code
-            return negated.format(self.code(split_negative(e.args[0])[1])[0]), 9
-        plain = _is_plain_call(e.op)
-        args = [self.code(a)[0] if plain else self.arg(a, 9) for a in e.args]
-        out = template(self.names.with_dims(e), args)
-        return out, 9 if _is_call_code(out) or out.isidentifier() else 2
+    def dim(self, d) -> str:
+        """A dim as a NumPy expression of the function's locals: n, 3, or m * n (the size of vec X)."""
+        return str(self.names.dim(d)).replace("·", " * ")
 
-    def add_to_diagonal(self, rest: Expr, diagonal: list[tuple[bool, Expr]]) -> str:
-        """diag(p) − p pᵀ as one n×n array: form the rest, then add p to its diagonal in place
-        (np.diag(p) would allocate, and the sum pass over, a second n×n array). The rest is
-        copied unless it is a fresh result; float, so that integer inputs still work."""
-        fresh = isinstance(rest, Call) and rest not in self.shared and rest not in self.temps and \
-            rest.op.name in ("add", "mul", "matmul", "div", "power", "broadcast")
-        code = self.code(rest)[0]
-        name = self.names.temp("total")    # not a temp of `rest`: its value changes below
-        self.lines.append(f"{name} = np.{'asarray' if fresh else 'array'}({code}, dtype=float)")
-        for negative, v in diagonal:
-            self.lines.append(f"{name}[np.diag_indices_from({name})] {'-' if negative else '+'}= {self.code(v)[0]}")
-        return name
+    def template(self, text: str, args) -> tuple[str, int]:
+        """`text`, a format string over `args` that is one call (`np.exp({0})`,
+        `np.linalg.slogdet({0})[1]`), filled in: an argument in a slot of its own (`f({0}, 0)`)
+        bare, one inside an expression (`-{0}`) bracketed unless it is an atom. An atom."""
+        def fill(m):
+            alone = text[:m.start()].endswith(("(", ", ")) and text[m.end():].startswith((")", ","))
+            a = args[int(m.group(1))]
+            return self.code(a)[0] if alone else self.arg(a, 9)
+        return re.sub(r"\{(\d+)\}", fill, text), 9
 
-    # -- matrix chains -------------------------------------------------------------------------------
-    def chain(self, factors: list[Expr]) -> tuple[str, int]:
-        split = _chain_order([_size(f.shape) for f in factors])
+    def chain(self, factors) -> tuple[str, int]:
+        """The product of `factors` (two or more), multiplied in the order of least cost (a
+        symbolic dim counts as np_rewrites.NOMINAL_DIM); each pair in the first of PRODUCT_FORMS
+        that applies (solve for an inverse, broadcasting for a diag), else by `multiply`."""
+        factors = list(factors)
+        split = _chain_order([size_of(f.shape) for f in factors])
 
         def build(i: int, j: int):
             if i == j:
@@ -272,144 +218,49 @@ class _Emitter:
             k = split[i][j]
             return build(i, k), build(k + 1, j)
 
-        code, shape, prec = self.emit_tree(build(0, len(factors) - 1), factors)
+        code, _, prec = self.product(build(0, len(factors) - 1))
         return code, prec
 
-    def emit_tree(self, tree, factors):
+    # -- the driver --------------------------------------------------------------------------------
+    def call(self, e: Call) -> tuple[str, int]:
+        helper = e.op.extra.get("helper")
+        if helper:
+            self.helpers[e.op.name] = helper
+        for rewrite in REWRITES:
+            out = rewrite(self, e)
+            if out is not None:
+                return out
+        if e.op.numpy is None:
+            raise ShapeError(f"no NumPy form for {e.op.name}")
+        return e.op.numpy(self, e)
+
+    def product(self, tree) -> tuple[str, tuple, int]:
+        """(code, shape, precedence) of a tree of factors: a factor, or a pair (left, right)."""
         left, right = tree
         if right is None:
-            e = left
-            code, prec = self.code(e)
-            return code, e.shape, prec
-        lf = left[0] if left[1] is None else None     # a single factor on the left
-        rf = right[0] if right[1] is None else None
-        if lf is not None and _is(lf, "inv") and lf not in self.temps and lf not in self.shared:
-            rc, rs, _ = self.emit_tree(right, factors)
-            return f"np.linalg.solve({self.code(lf.args[0])[0]}, {rc})", (lf.shape.rows, rs[1]), 9
-        if rf is not None and _is(rf, "inv") and rf not in self.temps and rf not in self.shared:
-            # L X⁻¹ = (X⁻ᵀ Lᵀ)ᵀ: transposes are taken on the expressions, so Aᵀᵀ never appears
-            xt = self.code(_transposed(rf.args[0]))[0]
-            lt = self.code(_transposed(call("matmul", *_leaves(left))))[0]
-            if left_rows(left) == 1:   # a row vector: solve Xᵀ z = lᵀ
-                return f"np.linalg.solve({xt}, {lt})", (1, rf.shape.cols), 9
-            return f"np.linalg.solve({xt}, {lt}).T", (left_rows(left), rf.shape.cols), 9
-        if lf is not None and _is(lf, "diag"):
-            rc, rs, rp = self.emit_tree(right, factors)
-            u = self.arg(lf.args[0], 9)
-            if rs[1] == 1:
-                return f"{u} * {_paren(rc, rp, 3)}", (rs[0], 1), 2
-            return f"{u}[:, None] * {_paren(rc, rp, 3)}", rs, 2
-        if rf is not None and _is(rf, "diag"):
-            lc, ls, lp = self.emit_tree(left, factors)
-            return f"{_paren(lc, lp, 2)} * {self.arg(rf.args[0], 3)}", ls, 2
-        lc, ls, lp = self.emit_tree(left, factors)
-        rc, rs, rp = self.emit_tree(right, factors)
-        if ls == (1, 1) or rs == (1, 1):   # a partial product that is a scalar (yᵀx inside x yᵀ x yᵀ)
-            return f"{_paren(lc, lp, 2)} * {_paren(rc, rp, 3)}", (ls[0], rs[1]) if ls != (1, 1) else rs, 2
+            code, prec = self.code(left)
+            return code, left.shape, prec
+        for form in PRODUCT_FORMS:
+            out = form(self, left, right)
+            if out is not None:
+                return out
+        return self.multiply(self.product(left), self.product(right))
+
+    @staticmethod
+    def multiply(left, right) -> tuple[str, tuple, int]:
+        """L @ R; L * R where one of them is a 1×1 partial product (yᵀx inside x yᵀ x yᵀ), and
+        np.outer(l, r) for a column times a row (both 1-D at run time)."""
+        (lc, ls, lp), (rc, rs, rp) = left, right
+        if ls == (1, 1) or rs == (1, 1):
+            return f"{paren(lc, lp, 2)} * {paren(rc, rp, 3)}", (ls[0], rs[1]) if ls != (1, 1) else rs, 2
         if ls[1] == 1 and ls[0] != 1 and rs[0] == 1 and rs[1] != 1:
             return f"np.outer({lc}, {rc})", (ls[0], rs[1]), 9
-        return f"{_paren(lc, lp, 2)} @ {_paren(rc, rp, 3)}", (ls[0], rs[1]), 2
-
-
-def _distribute_over_sum(e: Call) -> Expr | None:
-    """M(A + B)v = MAv + MBv when the product is a vector or scalar and A, B are matrices:
-    products with a vector are cheap, forming the matrix sum is not."""
-    if not (e.shape.rows == 1 or e.shape.cols == 1):
-        return None
-    for i, f in enumerate(e.args):
-        if _is(f, "add") and f.shape.rows != 1 and f.shape.cols != 1 and not any(
-                _is(t, "broadcast") for t in f.args):   # only a sum of matrices; (A + c)x stays whole
-            return call("add", *(call("matmul", *e.args[:i], t, *e.args[i + 1:]) for t in f.args))
-    return None
-
-
-def _diagonal_terms(e: Call):
-    """A matrix sum with terms ±diag(v) (v scaled by scalars, possibly) and others: (the sum of
-    the others, [(negative, v), …]), else None."""
-    if e.shape.rows == 1 or e.shape.cols == 1:
-        return None
-    diagonal, rest = [], []
-    for t in e.args:
-        negative, body = split_negative(t)
-        if _is(body, "diag"):
-            diagonal.append((negative, body.args[0]))
-        elif _is(body, "mul") and _is(body.args[-1], "diag") and all(a.shape.is_scalar for a in body.args[:-1]):
-            scaled = Call(OPS["mul"], (*body.args[:-1], body.args[-1].args[0]), shape=body.args[-1].args[0].shape)
-            diagonal.append((negative, scaled))
-        else:
-            rest.append(t)
-    if not diagonal or not rest:
-        return None
-    return (rest[0] if len(rest) == 1 else Call(e.op, tuple(rest), shape=e.shape)), diagonal
-
-
-def _scale_smallest_factor(e: Call) -> Call | None:
-    """c · (u vᵀ) with c scalar and a matrix result: put c on the smallest factor of the chain."""
-    *head, chain = e.args
-    if not (head and _is(chain, "matmul") and all(h.shape.is_scalar for h in head)):
-        return None
-    if chain.shape.rows == 1 or chain.shape.cols == 1:
-        return None
-    sizes = [_size(f.shape) for f in chain.args]
-    i = min(range(len(sizes)), key=lambda k: sizes[k][0] * sizes[k][1])
-    if sizes[i][0] * sizes[i][1] >= _size(chain.shape)[0] * _size(chain.shape)[1]:
-        return None
-    f = chain.args[i]
-    scaled = Call(OPS["mul"], (*head, f), shape=f.shape)
-    return Call(chain.op, chain.args[:i] + (scaled,) + chain.args[i + 1:], shape=chain.shape)
-
-
-def _leaves(tree) -> list[Expr]:
-    left, right = tree
-    return [left] if right is None else _leaves(left) + _leaves(right)
-
-
-def left_rows(tree):
-    return _leaves(tree)[0].shape.rows
-
-
-def _transposed(e: Expr) -> Expr:
-    from ..simplify import push_transpose
-    t = e.T
-    return push_transpose(t) or t
-
-
-def _paren(code: str, prec: int, need: int) -> str:
-    return f"({code})" if prec < need else code
-
-
-def _is(e: Expr, name: str) -> bool:
-    return isinstance(e, Call) and e.op.name == name
+        return f"{paren(lc, lp, 2)} @ {paren(rc, rp, 3)}", (ls[0], rs[1]), 2
 
 
 def _trivial(e: Call) -> bool:
+    """Not worth a temporary: the transpose of a name (a view)."""
     return e.op.name == "transpose" and not isinstance(e.args[0], Call)
-
-
-def _is_plain_call(op) -> bool:
-    if op.extra.get("np_plain_call"):
-        return True
-    try:
-        probe = op.numpy(None, ["{0}"] * (op.arity or 1))
-    except Exception:
-        return False
-    return re.fullmatch(r"[\w.]+\(\{0\}(, \{0\})*\)(\[\d\])?", probe) is not None
-
-
-def _is_call_code(code: str) -> bool:
-    if not re.match(r"[\w.]+\(", code) or not code.endswith((")", "]")):
-        return False
-    depth = 0
-    for i, ch in enumerate(code):
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0 and ch == ")" and i != len(code) - 1 and not code[i + 1:].startswith("["):
-            return False
-    return True
-
-
-def _size(shape) -> tuple[int, int]:
-    return tuple(d if isinstance(d, int) else NOMINAL_DIM for d in shape)
 
 
 def _chain_order(sizes: list[tuple[int, int]]) -> list[list[int]]:
