@@ -11,10 +11,11 @@ from functools import cached_property
 
 from .errors import DerivationError, ShapeError
 from .expr import Call, Const, Expr, Symbol, call, substitute
-from .matrices import jacobian_matrix, kron_matrix
+from .matrices import linear_map_matrix
 from .ops import eye, zeros
 from .simplify import _t, simplify, zero_like
 from .reader import Reading, read
+from .steps import Step, derivative_step, read_off_rule, recorder, recording
 
 
 # -- forward mode ---------------------------------------------------------------------------------
@@ -23,6 +24,7 @@ def jvp(expr: Expr, directions: dict[str, Expr]) -> Expr | None:
     """DF[V]: the tangent of `expr` when each symbol named in `directions` moves along its
     direction. None is the symbolic zero (no dependence). Shared nodes are derived once."""
     tangents: dict[int, Expr | None] = {}
+    steps = recorder()
     for node in expr.walk():
         if isinstance(node, Symbol):
             t = directions.get(node.name)
@@ -37,6 +39,9 @@ def jvp(expr: Expr, directions: dict[str, Expr]) -> Expr | None:
                 if t is not None and t.shape != node.shape:
                     raise DerivationError(f"internal: the {node.op.name} rule gave a tangent of shape "
                                           f"{t.shape} for {node} ({node.shape})")
+                if steps is not None and t is not None:
+                    live = [i for i, x in enumerate(ts) if x is not None]
+                    steps.append(derivative_step(node, t, tuple(str(d) for d in directions.values()), live))
         else:
             t = None
         tangents[id(node)] = t
@@ -72,10 +77,7 @@ def transpose(linear: Expr, directions: dict[str, Symbol], seed: Expr = Const(1)
             continue
         live = [i for i, a in enumerate(node.args) if id(a) in depends]
         op = node.op
-        ok = op.transpose is not None and (
-            op.linear == "all" or (op.linear == "multi" and len(live) == 1) or
-            (isinstance(op.linear, tuple) and set(live) <= set(op.linear)))
-        if not ok:
+        if op.transpose is None or not op.is_linear_in(live):
             if op.transpose is None:
                 raise DerivationError(f"matdiff has no transpose rule for {op.name} yet, so it cannot turn "
                                       f"DF|X[V] into a gradient here: {node}",
@@ -181,13 +183,8 @@ class Derivation:
         Kronecker form: vec DF[V] = J vec V (column-major vec)."""
         out = {}
         for name in self.wrt:
-            var, d = self.variables[name], self.directions[name]
-            lin = _only(self.directional, d, self.directions)
-            if var.shape.cols == 1 and lin.shape.cols == 1:   # vector (or scalar) in, vector out
-                j = jacobian_matrix(lin, d)
-            else:
-                j = kron_matrix(lin, d)
-            out[name] = self._layout(j)
+            d = self.directions[name]
+            out[name] = self._layout(linear_map_matrix(_only(self.directional, d, self.directions), d))
         return out
 
     @property
@@ -217,12 +214,7 @@ class Derivation:
         for a in self.wrt:
             for b in self.wrt:
                 d = self.directions[b]
-                lin = _only(self.hvps[a], d, self.directions)
-                var = self.variables[b]
-                if var.shape.cols == 1 and self.variables[a].shape.cols == 1:
-                    out[(a, b)] = jacobian_matrix(lin, d)
-                else:
-                    out[(a, b)] = kron_matrix(lin, d)
+                out[(a, b)] = linear_map_matrix(_only(self.hvps[a], d, self.directions), d)
         return out
 
     @property
@@ -239,7 +231,7 @@ class Derivation:
         for name in self.wrt:
             d = self.directions[name]
             lin = self.hvps[name] if self.expr.shape.is_scalar else self.directional
-            out[name] = kron_matrix(_only(lin, d, self.directions), d)
+            out[name] = linear_map_matrix(_only(lin, d, self.directions), d)
         return out
 
     @property
@@ -275,6 +267,43 @@ class Derivation:
     def value_function(self):
         from .emit.numpy import compile_value
         return compile_value(self.value_expr, list(self.symbols.values()))
+
+    def steps(self) -> list[Step]:
+        """The derivation as the engine took it: DF[V] node by node under each op's rule
+        (linearity, product rule, chain rule, a table derivative), DF[V] simplified, and for a
+        scalar f the gradient read off ⟨∇f, V⟩ term by term. Every step is an equation that
+        holds (a derivative step by differences of its left side)."""
+        out: list[Step] = []
+        if self.value_expr != self.expr:
+            out.append(Step("simplify", "the function, simplified before it is differentiated",
+                            self.expr, self.value_expr))
+        with recording() as taken:
+            raw = jvp(self.value_expr, self.directions)
+        out += taken
+        if raw is None:
+            return out
+        if raw != self.directional:
+            dirs = tuple(str(d) for d in self.directions.values())
+            out.append(Step("simplify", "DF[V] simplified", self.value_expr, self.directional, "derivative", dirs))
+        if not self.expr.shape.is_scalar:
+            return out
+        for name in self.wrt:
+            d = self.directions[name]
+            lin = _only(self.directional, d, self.directions)
+            terms = lin.args if isinstance(lin, Call) and lin.op.name == "add" else (lin,)
+            parts = []
+            for t in terms:
+                g = transpose(t, {name: d}).get(name)
+                if g is None:
+                    continue
+                g = simplify(g)
+                rule, why = read_off_rule(t, d)
+                out.append(Step(rule, why, t, g, "read off", (str(d),)))
+                parts.append(g)
+            total = project(call("add", *parts), self.variables[name]) if parts else zeros(d.shape)
+            out.append(Step("gradient", "∇f is what DF[V] = ⟨∇f, V⟩ pairs with V, simplified",
+                            total, self.gradients[name], "gradient", var=name))
+        return out
 
     def verify(self, seed: int = 0, **options):
         from .verify import verify_gradient

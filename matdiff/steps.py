@@ -1,0 +1,110 @@
+"""The steps of a derivation, as the engine takes them. While a `recording()` is open, the jvp
+driver notes each node it differentiates with the rule its op declares (linearity, the product
+rule, the chain rule, a table derivative), and the gradient is read off DF[V] term by term
+(⟨G, V⟩: an inner product, the transpose of a scalar, a trace rotation). Steps are replayed from
+what was done, not re-derived a second way, and each is an equation that can be checked:
+a derivative step DF[V] = rhs against differences of F, an equal step by evaluating both sides."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from .expr import Call, Expr, Symbol
+from .shapes import SCALAR
+
+_RECORDER: ContextVar[list | None] = ContextVar("matdiff_steps", default=None)
+
+
+@contextmanager
+def recording():
+    """Collect the steps taken inside the block (a list, filled as the engine goes)."""
+    steps: list[Step] = []
+    token = _RECORDER.set(steps)
+    try:
+        yield steps
+    finally:
+        _RECORDER.reset(token)
+
+
+def recorder() -> list | None:
+    """The open recording, or None: recording costs nothing when no one asks for steps."""
+    return _RECORDER.get()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One equation of a derivation. `kind` "derivative": D(lhs)[V] = rhs, V the `directions`;
+    "equal": lhs = rhs; "read off": lhs = ⟨rhs, V⟩, V the one direction; "gradient":
+    ∇_`var` f = rhs (lhs is the sum it was read from)."""
+
+    rule: str
+    why: str
+    lhs: Expr
+    rhs: Expr
+    kind: str = "equal"
+    directions: tuple = ()
+    var: str | None = None
+
+    def _sides(self, style: str) -> tuple[str, str]:
+        show = (lambda e: e.to_unicode()) if style == "unicode" else (lambda e: e.to_latex())
+        rhs = show(self.rhs)
+        if self.kind == "derivative":
+            dirs = ", ".join(self.directions)
+            return (f"D({show(self.lhs)})[{dirs}]" if style == "unicode" else
+                    rf"D\left({show(self.lhs)}\right)[{dirs}]"), rhs
+        if self.kind == "gradient":
+            return (f"∇_{self.var} f" if style == "unicode" else rf"\nabla_{{{self.var}}} f"), rhs
+        if self.kind == "read off":
+            v = self.directions[0]
+            return show(self.lhs), (f"⟨{rhs}, {v}⟩" if style == "unicode" else rf"\langle {rhs}, {v} \rangle")
+        return show(self.lhs), rhs
+
+    def to_unicode(self) -> str:
+        lhs, rhs = self._sides("unicode")
+        return f"{self.rule}: {lhs} = {rhs}"
+
+    def to_latex(self) -> str:
+        lhs, rhs = self._sides("latex")
+        return rf"{lhs} = {rhs} \quad \text{{({self.rule})}}"
+
+    def to_json(self) -> dict:
+        (lu, ru), (ll, rl) = self._sides("unicode"), self._sides("latex")
+        return {"rule": self.rule, "why": self.why, "kind": self.kind, "lhs": lu, "rhs": ru,
+                "lhs_latex": ll, "rhs_latex": rl, "directions": list(self.directions), "var": self.var}
+
+    def __str__(self) -> str:
+        return self.to_unicode()
+
+
+def derivative_step(node: Call, tangent: Expr, directions: tuple, live: list[int]) -> Step:
+    """The step the jvp driver took at `node`, under the rule its op declares; a product with one
+    factor moving is linear in it (AXC in X: DF[V] = AVC), as the lecture says it."""
+    rule, why = node.op.rule
+    if node.op.linear == "multi" and len(live) == 1:
+        moving = node.args[live[0]].to_unicode()
+        rule, why = "linearity", f"{{f}} is linear in {moving}, so {moving} is replaced by D{moving}[V]"
+    name = node.op.name
+    deriv = node.op.extra.get("deriv")
+    if deriv is not None:   # an entrywise f, by its name on paper, with f′ as declared
+        u = Symbol("u", SCALAR)
+        fu = Call(node.op, (u,), shape=SCALAR)
+        name = fu.to_unicode().removesuffix("(u)")
+        why += f", with {name}′(u) = {deriv(u, fu).to_unicode()}"
+    return Step(rule, why.format(op=name, f=node.to_unicode()), node, tangent, "derivative", directions)
+
+
+def read_off_rule(term: Expr, direction: Symbol) -> tuple[str, str]:
+    """How a term linear in the direction is written as ⟨G, V⟩, named as a lecture names it."""
+    if isinstance(term, Call) and term.op.name == "trace":
+        return "trace rotation", "tr(A V B) = tr(B A V) = ⟨(BA)ᵀ, V⟩"
+    if isinstance(term, Call) and term.op.name == "matmul" and term.shape.is_scalar:
+        first, last = term.args[0], term.args[-1]
+        if isinstance(first, Call) and first.op.name == "transpose" and first.args[0] == direction:
+            return "inner product", "vᵀa = ⟨a, v⟩"
+        if last == direction and len(term.args) > 1:
+            return "transpose of a scalar", "a scalar is its own transpose: aᵀv = (aᵀv)ᵀ = vᵀa = ⟨a, v⟩"
+    if direction.shape.is_scalar:
+        return "scalar direction", "c·v = ⟨c, v⟩ for a scalar v"
+    return "inner product", "a map linear in V is ⟨G, V⟩ = sum(G ⊙ V) for one G, read off term by term"
