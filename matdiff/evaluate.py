@@ -131,9 +131,13 @@ def magnitude(expr: Expr, values: dict, sizes: dict | None = None) -> float:
 
 def reference(expr: Expr, symbols, name_of=lambda n: n):
     """f(**arrays) → the value of `expr` as read, keyed like the emitted functions
-    (`name_of(symbol name)` is the keyword)."""
+    (`name_of(symbol name)` is the keyword; a size no input has comes as a number by its name)."""
+    symbols = list(symbols)
     keys = {name_of(s.name): s.name for s in symbols}
 
     def f(**arrays):
-        return evaluate(expr, {keys[k]: v for k, v in arrays.items() if k in keys})
+        values = {keys[k]: v for k, v in arrays.items() if k in keys}
+        sizes = bind_sizes(symbols, values)
+        sizes.update({k: v for k, v in arrays.items() if k not in keys})   # sizes no input has
+        return evaluate(expr, values, sizes)
     return f

@@ -81,6 +81,11 @@ def domains(expr) -> dict[str, set]:
     return out
 
 
+def _dims_of_constants(expr) -> list:
+    """The dims of I, 𝟙, 0 and sizes in `expr`: those of no input are chosen like the others."""
+    return [d for node in expr.walk() if isinstance(node, Call) for d in node.params if isinstance(d, str)]
+
+
 class Sampler:
     def __init__(self, symbols: dict[str, Symbol], expr, seed: int):
         import numpy as np
@@ -89,11 +94,12 @@ class Sampler:
         self.symbols = symbols
         self.tags = domains(expr)
         dims = []
-        for s in symbols.values():
-            for d in s.shape:
-                for f in str(d).split("·") if isinstance(d, str) else ():   # m·p has the sizes of m and p
-                    if not f.isdigit() and f not in dims:
-                        dims.append(f)
+        for d in [d for s in symbols.values() for d in s.shape] + _dims_of_constants(expr):
+            for f in str(d).split("·") if isinstance(d, str) else ():   # m·p has the sizes of m and p
+                if not f.isdigit() and f not in dims:
+                    dims.append(f)
+        bound = {f for s in symbols.values() for d in s.shape if isinstance(d, str) for f in d.split("·")}
+        self.free = [d for d in dims if d not in bound]   # sizes no input has (m in tr(Iₘ)·a)
         taken = {d for s in symbols.values() for d in s.shape if isinstance(d, int)}
         pool = [n for n in SIZES if n not in taken] or list(SIZES)
         self.sizes = {d: pool[i % len(pool)] for i, d in enumerate(dims)}
@@ -301,6 +307,7 @@ class _Setup:
         self.f = reference(d.expr, self.symbols.values(), py_name)
         self.sampler = Sampler(self.symbols, d.expr, seed)
         self.x = find_point(d.expr, self.symbols, self.sampler)
+        self.x.update({k: self.sampler.sizes[k] for k in self.sampler.free})   # passed as numbers
         self.scale = magnitude(d.expr, self.x, self.sampler.sizes)
 
     def check_value(self, d, tally: _Tally) -> None:

@@ -330,8 +330,12 @@ def _checks(out: Outcome, text, wrt, shapes, assume, sizes, seed, own, verify) -
                                 f"the text means {np.round(mine, 6).tolist()}")
             return
 
+    def emitted(fn, at: dict):
+        """An emitted function at a point; a size no input has (m in tr(Iₘ)·a) passed as a number."""
+        return fn(**at, **{k: sizes[k] for k in fn.sizes})
+
     # (1) the emitted value
-    value = attempt("value", lambda: d.value_function()(**point))
+    value = attempt("value", lambda: emitted(d.value_function(), point))
     if value is not None:
         out.checked.append("value")
         got = np.asarray(value, dtype=float)
@@ -348,7 +352,7 @@ def _checks(out: Outcome, text, wrt, shapes, assume, sizes, seed, own, verify) -
     if expr.shape.is_scalar:
         # (2) the gradient, entry by entry (on the symmetric or diagonal matrices, for a variable
         # declared so)
-        g = attempt("gradient", lambda: d.gradient_function()(**point))
+        g = attempt("gradient", lambda: emitted(d.gradient_function(), point))
         if g is not None:
             out.checked.append("gradient")
             g = np.asarray(g, dtype=float)
@@ -374,7 +378,7 @@ def _checks(out: Outcome, text, wrt, shapes, assume, sizes, seed, own, verify) -
         # (3) the Jacobian, numerator layout (m×n) for a vector or scalar variable and output, or
         # the Kronecker form (vec column-major) where a matrix is involved
         kind = "jacobian" if var.shape.cols == 1 and expr.shape.cols == 1 else "kron"
-        jac = attempt(kind, lambda: d.jacobian_function()(**point))
+        jac = attempt(kind, lambda: emitted(d.jacobian_function(), point))
         if jac is not None:
             out.checked.append(kind)
             rows, cols = int(np.size(f0)), max(x.size, 1)
@@ -389,7 +393,7 @@ def _checks(out: Outcome, text, wrt, shapes, assume, sizes, seed, own, verify) -
 
     if expr.shape.is_scalar and var.shape.is_vector and gradient_ok:
         # (4) the Hessian, against differences of the emitted gradient (checked above)
-        hes = attempt("hessian", lambda: d.hessian_function()(**point))
+        hes = attempt("hessian", lambda: emitted(d.hessian_function(), point))
         if hes is not None:
             out.checked.append("hessian")
             h = _runtime_matrix(hes, x.size, x.size)
@@ -397,7 +401,7 @@ def _checks(out: Outcome, text, wrt, shapes, assume, sizes, seed, own, verify) -
                 out.fail("hessian", f"runtime shape {np.shape(hes)}, expected {x.size}×{x.size}")
             else:
                 grad = d.gradient_function()
-                ok, err = agree(h, lambda p: grad(**p), point, wrt, list(np.eye(x.size)), scale)
+                ok, err = agree(h, lambda p: emitted(grad, p), point, wrt, list(np.eye(x.size)), scale)
                 if not ok:
                     out.fail("hessian", f"H = {d.hessian}: relative error {err:.1e} against differences of ∇")
 

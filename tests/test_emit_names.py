@@ -126,3 +126,37 @@ def test_two_symbols_passed_by_the_same_keyword_are_an_error():
     a, b = Symbol("lambda", matdiff.Shape(1, 1)), Symbol("lambda_", matdiff.Shape(1, 1))
     with pytest.raises(matdiff.DerivationError, match="lambda_="):
         compile_exprs([matdiff.expr.call("mul", a, b)], [a, b])
+
+
+def test_a_size_no_input_has_is_passed_as_a_number():
+    """tr(Iₘ)·a: m is read off no input, so the emitted functions take it as m=, the checked
+    wrapper insists on a positive integer, and verify() samples it like any other size."""
+    import numpy as np
+    import pytest
+
+    import matdiff
+    from matdiff import ShapeError
+
+    d = matdiff.derive("trace(eye(m)) * sum(x) + sum(eye(m) @ ones(m, 1)) * a", "x, a", shapes={"x": ("n",), "a": ()})
+    grad, value = d.gradient_function(), d.value_function()
+    assert grad.sizes == ("m",) and "m" in value.sizes
+    x = np.arange(3.0)
+    assert value(x=x, a=2.0, m=4) == 4 * 3 + 4 * 2
+    gx, ga = grad(x=x, a=2.0, m=4)
+    assert np.allclose(gx, 4) and ga == 4
+    with pytest.raises(ShapeError, match="sizes m"):
+        value(x=x, a=2.0)
+    with pytest.raises(ShapeError, match="positive integer"):
+        value(x=x, a=2.0, m=2.5)
+    assert d.verify().ok
+
+
+def test_a_free_size_that_names_an_input_is_refused_clearly():
+    import pytest
+
+    import matdiff
+    from matdiff import MatdiffError
+
+    d = matdiff.derive("trace(eye(m)) * sum(x) + sum(m)", "x", shapes={"x": ("n",), "m": ("n",)})
+    with pytest.raises(MatdiffError, match="rename"):
+        d.gradient_function()

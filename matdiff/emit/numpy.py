@@ -90,7 +90,15 @@ class _Names:
         for name in self.received:
             self.local[name] = self.fresh(_identifier(self.keyword[name]))
         self.catch_all = self.fresh("arrays") if self.received else None
-        self.dims = {d: self.fresh(_identifier(d)) for d in dims}
+        # a dim no input has (m in tr(Iₘ)·a) is a number the caller passes, by its own name
+        bound = {f for p in params for d in p.shape.numpy() if isinstance(d, str) for f in d.split("·")}
+        self.free = [d for d in dims if d not in bound]
+        for d in self.free:
+            if not _is_parameter(d) or d in self.taken or d in self.keyword.values():
+                raise DerivationError(f"the size {d} is read off no input, so the function takes it as {d}=, "
+                                      f"but {d} is taken", hint=f"rename the input {d}, or give it a shape with {d}")
+            self.taken.add(d)
+        self.dims = {d: d if d in self.free else self.fresh(_identifier(d)) for d in dims}
 
     def fresh(self, base: str) -> str:
         """`base`, or `base_`, `base_2`, … : the first that is free."""
@@ -111,9 +119,11 @@ class _Names:
         self.taken.add(f"{base}{k}")
         return f"{base}{k}"
 
-    def signature(self) -> str:
-        """`*, x, A` for the parameters, then `**arrays` if some symbols arrive through it."""
+    def signature(self, used: set) -> str:
+        """`*, x, A` for the parameters, then the sizes no input has that the body uses, then
+        `**arrays` if some symbols arrive through it."""
         named = [self.local[name] for name in self.keyword if name not in self.received]
+        named += [d for d in self.free if d in used]
         return ", ".join((["*", *named] if named else []) + ([f"**{self.catch_all}"] if self.catch_all else []))
 
     def receiving_lines(self) -> list[str]:
@@ -296,7 +306,7 @@ def _needed_dims(outputs: list[Expr]) -> list[str]:
 
 
 def _dim_lines(params: list[Symbol], names: _Names) -> list[str]:
-    """`n = A.shape[0]` for each needed dim, read off the first input that has it."""
+    """`n = A.shape[0]` for each needed dim that an input has, read off the first that has it."""
     lines = []
     for d in names.dims:
         for s in params:
@@ -305,8 +315,6 @@ def _dim_lines(params: list[Symbol], names: _Names) -> list[str]:
             if axes:
                 lines.append(f"{names.dims[d]} = {names.local[s.name]}.shape[{axes[0]}]")
                 break
-        else:
-            raise ShapeError(f"the size {d} cannot be read off any input", hint=f"declare {d} as a number")
     return lines
 
 
@@ -317,7 +325,7 @@ def function_source(fname: str, params: list[Symbol], outputs: list[Expr], doc: 
     used = set(re.findall(r"\w+", "\n".join(em.lines + codes)))
     dims = [ln for ln in _dim_lines(params, names) if ln.split(" = ")[0] in used]   # x + a needs no n
     body = names.receiving_lines() + dims + em.lines
-    lines = [f"def {fname}({names.signature()}):", f'    """{doc}"""']
+    lines = [f"def {fname}({names.signature(used)}):", f'    """{doc}"""']
     lines += ["    " + ln for ln in body]
     lines.append("    return " + ", ".join(codes))
     return "\n".join(lines) + "\n", em.helpers
@@ -405,19 +413,33 @@ def compile_exprs(outputs: list[Expr], params: list[Symbol]):
     return compile_module(src)["values"]
 
 
+def size_keywords(fn, keywords) -> tuple:
+    """The sizes an emitted function takes as numbers (dims no input has), in order."""
+    import inspect
+    return tuple(n for n, p in inspect.signature(fn).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY and n not in keywords)
+
+
 def checked(fn, params: list[Symbol]):
     """Wrap an emitted function: arrays by keyword, converted to float, their shapes checked
     against the declared ones (a ShapeError names the array and the expected shape)."""
     import numpy as np
     names = {py_name(p.name): p for p in params}
+    sizes = size_keywords(fn, names)
 
     def wrapper(**arrays):
-        missing = [n for n in names if n not in arrays]
-        extra = [n for n in arrays if n not in names]
+        missing = [n for n in [*names, *sizes] if n not in arrays]
+        extra = [n for n in arrays if n not in names and n not in sizes]
         if missing or extra:
             raise ShapeError(f"expected arrays {', '.join(names)}"
+                             + (f" and the sizes {', '.join(sizes)} (no array has them)" if sizes else "")
                              + (f"; missing {', '.join(missing)}" if missing else "")
                              + (f"; unexpected {', '.join(extra)}" if extra else ""))
+        for d in sizes:
+            k = arrays.pop(d)
+            if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1):
+                raise ShapeError(f"the size {d} should be a positive integer, got {k!r}")
+            arrays[d] = int(k)
         dims: dict = {}
         conv = {}
         for n, p in names.items():
@@ -431,8 +453,9 @@ def checked(fn, params: list[Symbol]):
                 if dims.setdefault(d, got) != got:
                     raise ShapeError(f"{n} has shape {a.shape}, but {d} = {dims[d]} from another array")
             conv[n] = a
-        return fn(**conv)
+        return fn(**conv, **{d: arrays[d] for d in sizes})
 
     wrapper.__doc__ = fn.__doc__
     wrapper.raw = fn
+    wrapper.sizes = sizes
     return wrapper
