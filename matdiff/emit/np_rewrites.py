@@ -90,8 +90,49 @@ def absorb_negation(em, e: Expr):
     return em.template(negated, [z]) if negative else None
 
 
+def _complemented_sigmoid(e: Expr):
+    """σ(z) for e = 1 − σ(z), else None."""
+    if not _is(e, "add") or len(e.args) != 2:
+        return None
+    for one, rest in (e.args, e.args[::-1]):
+        if _is_one(one):
+            negative, s = split_negative(rest)
+            if negative and _is(s, "sigmoid"):
+                return s
+    return None
+
+
+def sigmoid_complement(em, e: Expr):
+    """1 − σ(z) = σ(−z), written exp(−logaddexp(0, z)): past z ≈ 36, 1 − σ(z) rounds to 0 where
+    σ(−z) keeps its value (2.3e-16 at z = 36), so σ′ = σ(1 − σ) stays accurate in the tails.
+    z is read here beside σ(z): `reads` makes it a temporary, computed once."""
+    s = _complemented_sigmoid(e)
+    if s is None:
+        return None
+    flipped, z = split_negative(s.args[0])
+    return em.code(call("sigmoid", z)) if flipped else em.template(s.op.extra["np_negated"], [z])
+
+
+def _complement_reads(e: Expr) -> tuple:
+    s = _complemented_sigmoid(e)
+    return (s.args[0],) if s is not None else ()
+
+
+sigmoid_complement.reads = _complement_reads
+
+
+def log_sigmoid(em, e: Expr):
+    """log σ(z) = −log(1 + e⁻ᶻ) = −logaddexp(0, −z): the log of a σ that underflows to 0
+    (z ≈ −1000) is −1000, not −inf."""
+    if not (_is(e, "log") and _is(e.args[0], "sigmoid")):
+        return None
+    negative, z = split_negative(e.args[0].args[0])
+    code = em.code(z)[0] if negative else "-" + em.arg(z, 3)
+    return f"-np.logaddexp(0, {code})", 2
+
+
 REWRITES = (add_to_diagonal, scale_smallest_factor, distribute_over_sum, contract_diagonal,
-            absorb_negation)
+            absorb_negation, sigmoid_complement, log_sigmoid)
 
 
 # -- forms of one product in a chain: `left` and `right` are trees of factors ----------------------
@@ -185,6 +226,12 @@ def _transposed(e: Expr) -> Expr:
 
 def paren(code: str, prec: int, need: int) -> str:
     return f"({code})" if prec < need else code
+
+
+def _is_one(e) -> bool:
+    """1, or 1 spread over a shape."""
+    from ..expr import Const
+    return e == Const(1) or (_is(e, "broadcast") and e.args[0] == Const(1))
 
 
 def _is(e, name: str) -> bool:

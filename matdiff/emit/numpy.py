@@ -154,7 +154,8 @@ class _Emitter:
 
     @staticmethod
     def _shared(outputs) -> set[Expr]:
-        """Nodes with two or more distinct parents (structurally), worth a temporary."""
+        """Nodes with two or more distinct parents (structurally), worth a temporary; a rewrite
+        that reads a node's grandchild (1 − σ(z) written from z) counts as one more parent of it."""
         refs: dict[Expr, int] = {}
         for o in outputs:
             refs[o] = refs.get(o, 0) + 1
@@ -168,6 +169,9 @@ class _Emitter:
             for c in set(node.children):
                 refs[c] = refs.get(c, 0) + 1
                 stack.append(c)
+            for rewrite in REWRITES:
+                for c in getattr(rewrite, "reads", lambda e: ())(node):
+                    refs[c] = refs.get(c, 0) + 1
         return {n for n, k in refs.items() if k > 1 and isinstance(n, Call) and not _trivial(n)}
 
     def temp(self, node: Call, code: str) -> str:
