@@ -227,7 +227,7 @@ def find_point(expr, symbols: dict, sampler):
         if not np.all(np.isfinite(vals[0])):
             continue
         if all(_in_domain(tag, v) for (tag, _), v in zip(checks, vals[1:], strict=True)):
-            return cand
+            return {**cand, **{k: sampler.sizes[k] for k in sampler.free}}   # sizes no input has, as numbers
     raise DomainError(f"could not find inputs where {expr} is finite and inside its domain "
                       f"(30 tries, seed {sampler.seed})", hint="declare properties with assume (spd, positive)")
 
@@ -307,7 +307,6 @@ class _Setup:
         self.f = reference(d.expr, self.symbols.values(), py_name)
         self.sampler = Sampler(self.symbols, d.expr, seed)
         self.x = find_point(d.expr, self.symbols, self.sampler)
-        self.x.update({k: self.sampler.sizes[k] for k in self.sampler.free})   # passed as numbers
         self.scale = magnitude(d.expr, self.x, self.sampler.sizes)
 
     def check_value(self, d, tally: _Tally) -> None:
@@ -317,10 +316,17 @@ class _Setup:
 
 
 def _run(fn, point: dict):
+    """fn at the point; a size no input has goes only to a function that takes it (the
+    gradient of a + tr(Iₘ) does not need m)."""
+    import inspect
+
     import numpy as np
     from .emit.numpy import py_name
+    params = inspect.signature(fn).parameters
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    args = {py_name(k): v for k, v in point.items()}
     with np.errstate(all="ignore"):
-        return fn(**{py_name(k): v for k, v in point.items()})
+        return fn(**{k: v for k, v in args.items() if takes_all or k in params})
 
 
 def _central(fn, x: dict, moves: dict, h: float, scale: float = 0.0):

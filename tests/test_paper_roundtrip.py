@@ -53,8 +53,8 @@ def _is(e, name: str) -> bool:
 
 def paper_normal(e):
     """e up to what the paper form leaves open, each an identity of values: scalar factors of ⊙
-    first and in a fixed order (αx = x ⊙ α), inv(Xᵀ) = inv(X)ᵀ (both print X⁻ᵀ), Xᵀᵀ = X, and
-    −(a / b) = (−a) / b."""
+    first and in a fixed order (αx = x ⊙ α), inv(Xᵀ) = inv(X)ᵀ (both print X⁻ᵀ), Xᵀᵀ = X,
+    (𝟙ₙ)ᵀ = 𝟙ᵀ of 1×n, and −(a / b) = (−a) / b."""
     memo: dict = {}
     for n in e.walk():
         if not isinstance(n, Call):   # an integer of 20 digits or more reads back as a float
@@ -68,6 +68,8 @@ def paper_normal(e):
             out = call("neg", args[1])   # −(a / b) is read as (−a) / b
         elif _is(n, "transpose") and _is(args[0], "transpose"):
             out = args[0].args[0]
+        elif _is(n, "transpose") and _is(args[0], "ones"):   # 𝟙ᵀ: a row, or a column transposed
+            out = call("ones", params=(n.shape.rows, n.shape.cols))
         elif _is(n, "inv") and _is(args[0], "transpose"):
             x = args[0].args[0]
             out = Call(OPS["transpose"], (Call(OPS["inv"], (x,), shape=x.shape),), shape=n.shape)
@@ -80,7 +82,7 @@ def paper_normal(e):
 def _sizeless(e) -> str:
     """The text of e with the sizes of I and 𝟙𝟙ᵀ left out: a lone I (I + I, tr(I)) or 𝟙𝟙ᵀ has no
     size on paper (and 𝟙𝟙ᵀ reads back as the product it shows)."""
-    text = re.sub(r"ones\(\w+, 1\) @ ones\(\w+, 1\)\.T", "ones(·)", str(e))
+    text = re.sub(r"ones\(\w+, 1\) @ ones\((\w+, 1\)\.T|1, \w+\))", "ones(·)", str(e))
     text = re.sub(r"(eye|ones)\(\w+(, \w+)?\)", r"\1(·)", text)
     return text.replace("(ones(·))", "ones(·)")
 
