@@ -110,7 +110,7 @@ ADD = declare(
     **linear(transpose=lambda e, i, ct: ct, matrix=lambda e, i: None,
              why="the derivative of a sum is the sum of the derivatives"),
     text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
-    numpy=_sum_numpy, prec=1)
+    numpy=_sum_numpy, prec=1, extra={"keeps_symmetry": True})
 
 
 # -- neg (builds a product with −1) ----------------------------------------------------------
@@ -290,7 +290,7 @@ MUL = declare(
     "mul", shape=_MUL_SHAPE, build=_mul_build, text=_mul_text, numeric=_mul_value,
     **bilinear(transpose=_mul_transpose, matrix=_mul_matrix),
     unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
-    numpy=_mul_numpy, prec=2)
+    numpy=_mul_numpy, prec=2, extra={"keeps_symmetry": True})
 
 
 # -- div: elementwise quotient ---------------------------------------------------------------
@@ -417,7 +417,8 @@ def _constant_build(name: str, value: int):
 
 function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape, build=_constant_build("eye", 1),
          **constant(), numeric=lambda ev, e: ev.np.eye(ev.size(e.params[0])), text=_dims_text("eye"), unicode=lambda p, e: "I",
-         latex=lambda p, e: "I", numpy=lambda em, e: (f"np.eye({em.dim(e.params[0])})", 9))
+         latex=lambda p, e: "I", numpy=lambda em, e: (f"np.eye({em.dim(e.params[0])})", 9),
+         extra={"symmetric": True})
 function("zeros", arity=0, shape=_const_shape, **constant(), build=_constant_build("zeros", 0),
          numeric=lambda ev, e: ev.np.zeros(ev.shape(e)),
          text=_dims_text("zeros"), unicode=lambda p, e: "0", latex=lambda p, e: "0",
@@ -427,7 +428,8 @@ function("ones", arity=0, shape=_const_shape, **constant(), build=_constant_buil
          text=_dims_text("ones"),
          # 𝟙 a column, 𝟙ᵀ a row, 𝟙𝟙ᵀ a matrix (a product)
          unicode=lambda p, e: "𝟙" if e.shape.is_vector else "𝟙ᵀ" if e.shape.is_row else "𝟙𝟙ᵀ",
-         extra={"paper_prec": lambda p, e: 2 if e.shape.rows != 1 and e.shape.cols != 1 else 9},
+         extra={"paper_prec": lambda p, e: 2 if e.shape.rows != 1 and e.shape.cols != 1 else 9,
+                "symmetric_if_square": True},
          latex=lambda p, e: r"\mathbf{1}" if e.shape.is_vector else r"\mathbf{1}^\top" if e.shape.is_row
          else r"\mathbf{1}\mathbf{1}^\top",
          numpy=lambda em, e: (f"np.ones({_np_dims(em, e)})", 9))
@@ -481,7 +483,7 @@ BROADCAST = declare(
     text=_as_product(_mul_text), unicode=_as_product(_scaled_printer("⊙", "−", "")),
     latex=_as_product(_scaled_printer(r"\odot", "-", " ")),
     numpy=_broadcast_numpy,
-    extra={"paper_prec": lambda p, e: 9 if e.args[0] == Const(1) else 2})
+    extra={"paper_prec": lambda p, e: 9 if e.args[0] == Const(1) else 2, "symmetric_if_square": True})
 
 
 def broadcast_to(x, shape: Shape):

@@ -151,7 +151,7 @@ def _transpose_latex(p, e):
 declare("transpose", arity=1, shape=lambda dims, s: s.T,
         **linear(transpose=lambda e, i, ct: ct.T,
                  matrix=lambda e, i: call("commutation", params=tuple(e.args[0].shape))),
-        numeric=lambda ev, e, x: x.T,
+        numeric=lambda ev, e, x: x.T, extra={"scalar_identity": True},
         text=lambda p, e: p.arg(e.args[0], 9) + ".T",
         unicode=_transpose_unicode, latex=_transpose_latex,
         # a vector is 1-D at run time: xᵀ is x
@@ -188,6 +188,7 @@ def _inv_value(ev, e, x):
 function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
          build=_scalar_case("inv", lambda a: call("power", a, Const(-1))),
          **smooth(lambda e, t: -(e @ t @ e), why="D(X⁻¹)[V] = −X⁻¹VX⁻¹"), domain=("invertible",), numeric=_inv_value,
+         extra={"keeps_symmetry": True},
          unicode=lambda p, e: (p.arg(e.args[0].args[0], 9) + "⁻ᵀ" if _is_transpose(e.args[0])
                                else p.arg(e.args[0], 9) + "⁻¹"),
          latex=lambda p, e: (p.arg(e.args[0].args[0], 9) + r"^{-\top}" if _is_transpose(e.args[0])
@@ -229,7 +230,8 @@ function("logdet", arity=1, shape=lambda dims, s: square("logdet")(dims, s, SCAL
 function("trace", spellings=("tr", "Tr"), arity=1, shape=lambda dims, s: square("trace")(dims, s, SCALAR),
          **linear(transpose=lambda e, i, ct: ct * eye(e.args[0].shape.rows),
                   matrix=lambda e, i: call("vec", eye(e.args[0].shape.rows)).T),
-         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})", extra={"scalars_out": True},
+         unicode=lambda p, e: f"tr({p(e.args[0])})", np_code="np.trace({0})",
+         extra={"scalars_out": True, "transpose_invariant": True, "scalar_identity": True},
          numeric=lambda ev, e, x: ev.np.trace(x).reshape(1, 1))
 
 
@@ -264,7 +266,7 @@ DIAG = function("diag", arity=1, build=_diag_build, shape=lambda dims, s: Shape(
                 **linear(transpose=lambda e, i, ct: Call(DIAGONAL, (ct,)),
                          matrix=lambda e, i: diag_selection(e.shape.rows)),
                 unicode=lambda p, e: f"diag({p(e.args[0])})", np_code="np.diag({0})",
-                numeric=lambda ev, e, x: ev.np.diag(x[:, 0]))
+                numeric=lambda ev, e, x: ev.np.diag(x[:, 0]), extra={"symmetric": True})
 DIAGONAL = declare("diagonal", arity=1, shape=_diagonal_shape,
                    **linear(transpose=lambda e, i, ct: Call(DIAG, (ct,)),
                             matrix=lambda e, i: diag_selection(e.shape.rows).T),

@@ -11,7 +11,8 @@ from .base import function, inner, linear, smooth, vec_length
 function("sum", spellings=("Σ",), arity=1, shape=lambda dims, s: SCALAR,
          **linear(transpose=lambda e, i, ct: broadcast_to(ct, e.args[0].shape),
                   matrix=lambda e, i: call("ones", params=(1, vec_length(e.args[0].shape)))),
-         np_code="np.sum({0})", numeric=lambda ev, e, x: ev.np.sum(x).reshape(1, 1), extra={"scalars_out": True})
+         np_code="np.sum({0})", numeric=lambda ev, e, x: ev.np.sum(x).reshape(1, 1),
+         extra={"scalars_out": True, "transpose_invariant": True, "scalar_identity": True})
 
 
 
@@ -26,7 +27,8 @@ function("mean", arity=1, shape=lambda dims, s: SCALAR,
          **linear(transpose=_mean_transpose,
                   matrix=lambda e, i: call("ones", params=(1, vec_length(e.args[0].shape))) / size(
                       vec_length(e.args[0].shape))),
-         np_code="np.mean({0})", numeric=lambda ev, e, x: ev.np.mean(x).reshape(1, 1), extra={"scalars_out": True})
+         np_code="np.mean({0})", numeric=lambda ev, e, x: ev.np.mean(x).reshape(1, 1),
+         extra={"scalars_out": True, "transpose_invariant": True, "scalar_identity": True})
 
 def _norm_unicode(sub: str):
     def pr(p, e):

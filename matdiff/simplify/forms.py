@@ -32,23 +32,17 @@ def identity_cache(fn):
 
 
 # -- op facts --------------------------------------------------------------------------------
-# Facts about an op that the simplifier reads from its record (op.extra[fact]). Until the ops
-# declare them, this table says them for the built-in ops: the one place to empty as they do.
-FALLBACK_FACTS: dict[str, frozenset] = {
-    "symmetric": frozenset({"eye", "diag"}),                 # the value is a symmetric matrix
-    "keeps_symmetry": frozenset({"inv", "add", "mul"}),      # symmetric when its arguments are
-    "symmetric_if_square": frozenset({"broadcast", "ones"}),  # constant entries
-    "transpose_invariant": frozenset({"sum", "trace"}),      # f(Xᵀ) = f(X)
-    "scalar_identity": frozenset({"transpose", "sum", "trace"}),   # f(c) = c for a scalar c
-}
-
+# Facts an op declares on its record (op.extra[fact]) and the simplifier reads:
+#   symmetric            the value is a symmetric matrix (I, diag(v))
+#   keeps_symmetry       symmetric when its arguments are (X⁻¹, +, ⊙)
+#   symmetric_if_square  constant entries (𝟙𝟙ᵀ, c𝟙𝟙ᵀ)
+#   transpose_invariant  f(Xᵀ) = f(X) (sum, tr)
+#   scalar_identity      f(c) = c for a scalar c (cᵀ, sum, tr)
+#   scalars_out          f(c·A) = c·f(A) in its linear arguments
 
 def op_fact(op: Op, fact: str):
-    """op.extra[fact] where the op declares it, else the fallback table's answer."""
-    value = op.extra.get(fact)
-    if value is not None:
-        return value
-    return op.name in FALLBACK_FACTS.get(fact, ())
+    """Whether the op declares `fact` on its record."""
+    return op.extra.get(fact, False)
 
 
 def is_op(e: Expr | None, *names: str) -> bool:
