@@ -226,6 +226,8 @@ class Op:
     matrix: Callable | None = None      # linear ops: (node, i) -> M with vec(node) = M vec(args[i]),
                                         # the others fixed (column-major vec); None from it: M = I
     rule: tuple = ("derivative", "")    # (name, why) of the jvp rule, for steps(); why may say {op}
+    transposed: Callable | None = None  # (node, t) -> nodeᵀ with the transpose moved to the args,
+                                        # t transposing one; None: it stays a transposed node
     text: Callable | None = None        # printers: (printer, node) -> str
     unicode: Callable | None = None
     latex: Callable | None = None

@@ -110,7 +110,8 @@ ADD = declare(
     **linear(transpose=lambda e, i, ct: ct, matrix=lambda e, i: None,
              why="the derivative of a sum is the sum of the derivatives"),
     text=_sum_printer("-"), unicode=_sum_printer("−"), latex=_sum_printer("-"),
-    numpy=_sum_numpy, prec=1, extra={"keeps_symmetry": True})
+    numpy=_sum_numpy, prec=1, transposed=lambda e, t: _entrywise_transposed(e, t),
+    extra={"keeps_symmetry": True, "transpose_if_fewer": True})
 
 
 # -- neg (builds a product with −1) ----------------------------------------------------------
@@ -168,6 +169,11 @@ def _mul_matrix(e, i):
     if is_scalar(e.args[i]):
         return call("vec", o)
     return call("diag", call("vec", o))
+
+
+def _entrywise_transposed(e, t):
+    """(A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ and (A + B)ᵀ = Aᵀ + Bᵀ; a scalar stays as it is."""
+    return call(e.op, *(a if is_scalar(a) else t(a) for a in e.args))
 
 
 def _mul_value(ev, e, *factors):
@@ -290,7 +296,8 @@ MUL = declare(
     "mul", shape=_MUL_SHAPE, build=_mul_build, text=_mul_text, numeric=_mul_value,
     **bilinear(transpose=_mul_transpose, matrix=_mul_matrix),
     unicode=_scaled_printer("⊙", "−", ""), latex=_scaled_printer(r"\odot", "-", " "),
-    numpy=_mul_numpy, prec=2, extra={"keeps_symmetry": True})
+    numpy=_mul_numpy, prec=2, transposed=lambda e, t: _entrywise_transposed(e, t),
+    extra={"keeps_symmetry": True, "transpose_if_fewer": True})
 
 
 # -- div: elementwise quotient ---------------------------------------------------------------
@@ -344,6 +351,7 @@ def _div_numpy(em, e):
 DIV = declare(
         "div", shape=_DIV_SHAPE, build=_div_build, arity=2, numeric=_div_value, text=_div_text("/"),
         jvp=_div_jvp, linear=(0,), transpose=lambda e, i, ct: ct / e.args[1], matrix=_div_matrix,
+        transposed=lambda e, t: call("div", t(e.args[0]), e.args[1]) if is_scalar(e.args[1]) else None,
         rule=("quotient rule", "D(a / b)[V] = (Da[V] − (a / b) ⊙ Db[V]) / b"),
         unicode=_div_text("/", 4),   # on paper the divisor is one factor: a / (log det A)
         latex=lambda p, e: rf"\frac{{{p(shown_bare(e.args)[0])}}}{{{p(e.args[1])}}}",
@@ -420,10 +428,12 @@ function("eye", spellings=("I", "identity"), arity=0, shape=_square_const_shape,
          latex=lambda p, e: "I", numpy=lambda em, e: (f"np.eye({em.dim(e.params[0])})", 9),
          extra={"symmetric": True})
 function("zeros", arity=0, shape=_const_shape, **constant(), build=_constant_build("zeros", 0),
+         transposed=lambda e, t: call("zeros", params=(e.shape.cols, e.shape.rows)),
          numeric=lambda ev, e: ev.np.zeros(ev.shape(e)),
          text=_dims_text("zeros"), unicode=lambda p, e: "0", latex=lambda p, e: "0",
          numpy=lambda em, e: (f"np.zeros({_np_dims(em, e)})", 9))
 function("ones", arity=0, shape=_const_shape, **constant(), build=_constant_build("ones", 1),
+         transposed=lambda e, t: call("ones", params=(e.shape.cols, e.shape.rows)),
          numeric=lambda ev, e: ev.np.ones(ev.shape(e)),
          text=_dims_text("ones"),
          # 𝟙 a column, 𝟙ᵀ a row, 𝟙𝟙ᵀ a matrix (a product)
@@ -480,6 +490,7 @@ BROADCAST = declare(
     **linear(transpose=lambda e, i, ct: call("sum", ct),
              matrix=lambda e, i: call("ones", params=(vec_length(e.shape), 1))),
     numeric=lambda ev, e, x: ev.np.full(ev.shape(e), x[0, 0]),
+    transposed=lambda e, t: broadcast_to(e.args[0], e.shape.T),
     text=_as_product(_mul_text), unicode=_as_product(_scaled_printer("⊙", "−", "")),
     latex=_as_product(_scaled_printer(r"\odot", "-", " ")),
     numpy=_broadcast_numpy,

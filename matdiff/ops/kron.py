@@ -98,6 +98,7 @@ def _blocksum_matrix(e, i):
 KRON = function(
          "kron", arity=2, shape=_kron_shape, build=_kron_build,
          **bilinear(transpose=_kron_transpose, matrix=_kron_matrix),
+         transposed=lambda e, t: call("kron", t(e.args[0]), t(e.args[1])),   # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
          unicode=lambda p, e: f"{p.arg(e.args[0], 3)} ⊗ {p.arg(e.args[1], 3)}",
          latex=lambda p, e: rf"{p.arg(e.args[0], 3)} \otimes {p.arg(e.args[1], 3)}",
          text=lambda p, e: f"kron({p(e.args[0])}, {p(e.args[1])})",

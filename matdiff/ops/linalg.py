@@ -124,6 +124,7 @@ def _juxt(sep: str):
 MATMUL = declare(
     "matmul", shape=_matmul_shape, build=_matmul_build, prec=2, numeric=_matmul_value,
     **bilinear(transpose=_matmul_transpose, matrix=_matmul_matrix),
+    transposed=lambda e, t: call("matmul", *(t(a) for a in reversed(e.args))),   # (AB)ᵀ = BᵀAᵀ
     text=lambda p, e: " @ ".join(p.arg(a, 3) for a in e.args),
     unicode=_juxt(" "), latex=_juxt(" "),
     # the emitter's chain service orders the factors by cost and writes np.outer, solve for an
@@ -152,6 +153,7 @@ declare("transpose", arity=1, shape=lambda dims, s: s.T,
         **linear(transpose=lambda e, i, ct: ct.T,
                  matrix=lambda e, i: call("commutation", params=tuple(e.args[0].shape))),
         numeric=lambda ev, e, x: x.T, extra={"scalar_identity": True},
+        transposed=lambda e, t: e.args[0],   # Xᵀᵀ = X
         text=lambda p, e: p.arg(e.args[0], 9) + ".T",
         unicode=_transpose_unicode, latex=_transpose_latex,
         # a vector is 1-D at run time: xᵀ is x
@@ -189,6 +191,7 @@ function("inv", spellings=("linalg.inv",), arity=1, shape=square("inv"),
          build=_scalar_case("inv", lambda a: call("power", a, Const(-1))),
          **smooth(lambda e, t: -(e @ t @ e), why="D(X⁻¹)[V] = −X⁻¹VX⁻¹"), domain=("invertible",), numeric=_inv_value,
          extra={"keeps_symmetry": True},
+         transposed=lambda e, t: call("inv", t(e.args[0])),   # (X⁻¹)ᵀ = (Xᵀ)⁻¹
          unicode=lambda p, e: (p.arg(e.args[0].args[0], 9) + "⁻ᵀ" if _is_transpose(e.args[0])
                                else p.arg(e.args[0], 9) + "⁻¹"),
          latex=lambda p, e: (p.arg(e.args[0].args[0], 9) + r"^{-\top}" if _is_transpose(e.args[0])

@@ -30,16 +30,14 @@ from .products import (cancel_inverse, cancel_inverse_product, diag_product, dis
                        vec_kron_product, zero_product)
 from .sums import (collect_factors, collect_terms, distribute_constant, expand_products, factor_common,
                    factor_scalars, factor_terms, merge_diagonals)
-from .transposes import (drop_transpose, push_transpose, transpose_constant, transpose_inverse, transpose_kron,
-                         transpose_product, transpose_scaled, transpose_sum)
+from .transposes import drop_transpose, push_transpose, transpose_inward, transpose_scaled, transpose_sum
 
 # The order in which the rules are tried at a node (each node sees only those of its op).
 RULES = (
     # numbers
     unwrap_scalar, fold_function, fold_quotient, fold_power, drop_unit_power,
     # a transpose toward the leaves
-    drop_transpose, transpose_product, transpose_scaled, transpose_sum, transpose_inverse,
-    transpose_constant, transpose_kron,
+    drop_transpose, transpose_inward, transpose_scaled, transpose_sum,
     # I, 𝟙 and c𝟙𝟙ᵀ through the ops
     count_sum, count_trace, spread_matmul, vec_of_constant, diag_of_constant, diagonal_of_constant,
     lift_broadcast,

@@ -223,9 +223,10 @@ def term_key(e: Expr | None, ids: StructureIds = STRUCTURE):
 # -- a transpose pushed to the leaves ----------------------------------------------------------------
 
 def _t(x: Expr) -> Expr:
-    """xᵀ with the transpose pushed all the way (the identities of the rules in transposes.py):
-    (AB)ᵀ = BᵀAᵀ, (X⁻¹)ᵀ = (Xᵀ)⁻¹, (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ, a sum term by term unless that needs
-    more transposes ((x − m)ᵀ stays whole), Sᵀ = S for a known symmetric S."""
+    """xᵀ with the transpose pushed all the way, by what each op declares it does to a transpose
+    (`Op.transposed`: (AB)ᵀ = BᵀAᵀ, (X⁻¹)ᵀ = (Xᵀ)⁻¹, (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ, …); a sum or an entrywise
+    product term by term only where that needs no more transposes ((x − m)ᵀ stays whole); Sᵀ = S
+    for a known symmetric S."""
     return _pushed(x, DIMS.get())
 
 
@@ -234,24 +235,11 @@ def _pushed(x: Expr, dims) -> Expr:
     """_t(x) under the dim context `dims` (the constructors read it): each node once."""
     if x.shape.is_scalar and not is_op(x, "matmul") or is_symmetric(x):
         return x
-    if not isinstance(x, Call):
+    if not isinstance(x, Call) or x.op.transposed is None:
         return x.T
-    name = x.op.name
-    if name == "transpose":
-        return x.args[0]
-    if name == "matmul":
-        return call("matmul", *(_pushed(a, dims) for a in reversed(x.args)))
-    if name in ("add", "mul"):
-        pushed = call(name, *(a if a.shape.is_scalar else _pushed(a, dims) for a in x.args))
-        return pushed if transposes(pushed) <= transposes(x) else x.T   # (x − m)ᵀ stays whole
-    if name == "div" and x.args[1].shape.is_scalar:
-        return call("div", _pushed(x.args[0], dims), x.args[1])
-    if name == "inv":
-        return call("inv", _pushed(x.args[0], dims))
-    if name in ("zeros", "ones"):
-        return call(name, params=(x.shape.cols, x.shape.rows))
-    if name == "broadcast":
-        return broadcast_to(x.args[0], x.shape.T)
-    if name == "kron":
-        return call("kron", _pushed(x.args[0], dims), _pushed(x.args[1], dims))
-    return x.T
+    pushed = x.op.transposed(x, lambda a: _pushed(a, dims))
+    if pushed is None:
+        return x.T
+    if op_fact(x.op, "transpose_if_fewer") and transposes(pushed) > transposes(x):
+        return x.T   # (x − m)ᵀ stays whole
+    return pushed

@@ -5,9 +5,8 @@ whole, as the textbook writes it, (Wx − y)ᵀ, unless its terms are transposes
 from __future__ import annotations
 
 from ..expr import Call, Expr, call
-from ..ops import broadcast_to
 from .engine import first_of, rule
-from .forms import _t, is_op, is_symmetric, transposes
+from .forms import _t, is_op, is_symmetric, op_fact, transposes
 
 
 def _inner(e: Expr) -> Expr:
@@ -27,24 +26,25 @@ def drop_transpose(e: Expr):
 
 
 @rule("transpose")
-def transpose_product(e: Expr):
-    """(A₁A₂⋯Aₖ)ᵀ = Aₖᵀ⋯A₂ᵀA₁ᵀ.
-    Terminates: the transpose moves below the product, closer to the leaves."""
+def transpose_inward(e: Expr):
+    """Xᵀ moved into X's arguments by what X's op declares (`Op.transposed`): (A₁⋯Aₖ)ᵀ = Aₖᵀ⋯A₁ᵀ,
+    (X⁻¹)ᵀ = (Xᵀ)⁻¹ (shown X⁻ᵀ), (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ, (A / c)ᵀ = Aᵀ / c, 0ᵀ = 0, 𝟙ᵀ = 𝟙 and
+    (c𝟙𝟙ᵀ)ᵀ = c𝟙𝟙ᵀ of the transposed shape. Sums and entrywise products have their own rules
+    (transpose_scaled, transpose_sum): they are pushed only where that saves transposes.
+    Terminates: the transpose moves below the op, closer to the leaves, or goes."""
     x = _inner(e)
-    if not is_op(x, "matmul"):
+    if not isinstance(x, Call) or x.op.transposed is None or op_fact(x.op, "transpose_if_fewer"):
         return None
-    return call("matmul", *(a.T for a in reversed(x.args)))
+    return x.op.transposed(x, _t)
 
 
 @rule("transpose")
 def transpose_scaled(e: Expr):
-    """(c·A)ᵀ = c·Aᵀ and (c·A ⊙ B)ᵀ = c·Aᵀ ⊙ Bᵀ for a scalar c; (A / c)ᵀ = Aᵀ / c.
-    Terminates: the transpose moves below the product or quotient, closer to the leaves."""
+    """(c·A)ᵀ = c·Aᵀ and (c·A ⊙ B)ᵀ = c·Aᵀ ⊙ Bᵀ for a scalar c.
+    Terminates: the transpose moves below the product, closer to the leaves."""
     x = _inner(e)
     if is_op(x, "mul") and any(a.shape.is_scalar for a in x.args):
         return call("mul", *(a if a.shape.is_scalar else a.T for a in x.args))
-    if is_op(x, "div") and x.args[1].shape.is_scalar:
-        return call("div", x.args[0].T, x.args[1])
     return None
 
 
@@ -60,41 +60,7 @@ def transpose_sum(e: Expr):
     return pushed if transposes(pushed) < transposes(e) else None
 
 
-@rule("transpose")
-def transpose_inverse(e: Expr):
-    """(X⁻¹)ᵀ = (Xᵀ)⁻¹ (shown X⁻ᵀ), and so ((Xᵀ)⁻¹)ᵀ = X⁻¹.
-    Terminates: the transpose moves below the inverse, closer to the leaves, or goes."""
-    x = _inner(e)
-    if not is_op(x, "inv"):
-        return None
-    y = x.args[0]
-    return call("inv", y.args[0] if is_op(y, "transpose") else y.T)
-
-
-@rule("transpose")
-def transpose_constant(e: Expr):
-    """0ᵀ = 0, 𝟙ᵀ = 𝟙 and (c𝟙𝟙ᵀ)ᵀ = c𝟙𝟙ᵀ, of the transposed shape.
-    Terminates: a transpose goes."""
-    x = _inner(e)
-    if is_op(x, "zeros", "ones"):
-        return call(x.op, params=(x.shape.cols, x.shape.rows))
-    if is_op(x, "broadcast"):
-        return broadcast_to(x.args[0], x.shape.T)
-    return None
-
-
-@rule("transpose")
-def transpose_kron(e: Expr):
-    """(A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ.
-    Terminates: the transpose moves below the Kronecker product, closer to the leaves."""
-    x = _inner(e)
-    if not is_op(x, "kron"):
-        return None
-    return call("kron", _t(x.args[0]), _t(x.args[1]))
-
-
-TRANSPOSE_RULES = (drop_transpose, transpose_product, transpose_scaled, transpose_sum,
-                   transpose_inverse, transpose_constant, transpose_kron)
+TRANSPOSE_RULES = (drop_transpose, transpose_inward, transpose_scaled, transpose_sum)
 
 
 def push_transpose(e: Expr) -> Expr | None:
