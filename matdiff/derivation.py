@@ -11,11 +11,11 @@ from functools import cached_property
 
 from .errors import DerivationError, ShapeError
 from .expr import Call, Const, Expr, Symbol, call, substitute
-from .matrices import linear_map_matrix
+from .matrices import chain_factors, linear_map_matrix
 from .ops import eye, zeros
 from .simplify import _t, simplify, zero_like
 from .reader import Reading, read
-from .steps import Step, derivative_step, read_off_rule, recorder, recording
+from .steps import Step, chain_why, derivative_step, read_off_rule, recorder, recording
 
 
 # -- forward mode ---------------------------------------------------------------------------------
@@ -303,6 +303,28 @@ class Derivation:
             total = project(call("add", *parts), self.variables[name]) if parts else zeros(d.shape)
             out.append(Step("gradient", "∇f is what DF[V] = ⟨∇f, V⟩ pairs with V, simplified",
                             total, self.gradients[name], "gradient", var=name))
+        return out
+
+    def jacobian_steps(self) -> list[Step]:
+        """The Jacobian as the chain rule writes it: for each variable, J as the product of the
+        matrices of the linear maps DF[V] passes through, outer first and each shaped
+        (σ(W₂ tanh(W₁x)): diag(σ′) · W₂ · diag(1 − tanh²) · W₁), then J simplified. Where DF[V]
+        is a sum of paths (x ⊙ Wx), J is given whole."""
+        out: list[Step] = []
+        for name in self.wrt:
+            d = self.directions[name]
+            factors = chain_factors(_only(self.directional, d, self.directions), d)
+            j = self.jacobians[name]
+            if factors is None or len(factors) < 2:
+                out.append(Step("jacobian", "J, with DF[V] = J V", self.value_expr, j, "jacobian", (str(d),), name))
+                continue
+            ms = tuple(m for _, m in factors)
+            product = call("matmul", *ms)
+            if self.layout == "denominator":
+                product = product.T
+            out.append(Step("chain rule", chain_why(ms), self.value_expr, product, "jacobian", (str(d),), name, ms))
+            if product != j:
+                out.append(Step("simplify", "the product multiplied out and simplified", product, j))
         return out
 
     def verify(self, seed: int = 0, **options):

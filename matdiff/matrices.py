@@ -11,8 +11,6 @@ not is an internal error, said as such, never a wrong matrix."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from .errors import DerivationError
 from .expr import Call, Expr, Symbol, call, transform
 from .ops import eye
@@ -20,13 +18,15 @@ from .shapes import dim_mul
 from .simplify import simplify
 
 
-@lru_cache(maxsize=1 << 16)
-def _depends(e: Expr, name: str) -> bool:
-    """Whether e moves with the direction `name`; from its children's answers, so that the walk
-    below, which asks it of every node, stays linear in the size of the DAG."""
-    if isinstance(e, Symbol):
-        return e.name == name
-    return any(_depends(c, name) for c in e.children)
+def _moving(e: Expr, name: str) -> set[int]:
+    """The ids of the nodes of e that move with the direction `name`, children before parents
+    (one pass over the DAG, each node by identity: equal but distinct subtrees are never
+    compared)."""
+    out: set[int] = set()
+    for n in e.walk():
+        if n.name == name if isinstance(n, Symbol) else any(id(c) in out for c in n.children):
+            out.add(id(n))
+    return out
 
 
 def linear_map_matrix(linear: Expr, v: Symbol) -> Expr:
@@ -37,6 +37,24 @@ def linear_map_matrix(linear: Expr, v: Symbol) -> Expr:
     if k is None:   # the map is zero
         k = call("zeros", params=(dim_mul(*linear.shape), dim_mul(*v.shape)))
     return simplify(k)
+
+
+def chain_factors(linear: Expr, v: Symbol) -> list[tuple[Call, Expr]] | None:
+    """The chain rule as a product of Jacobians, in order: [(node, M)] from the output down to
+    v, with J = M₁ M₂ ⋯ Mₖ, each M the matrix of one op's linear map (simplified). None where
+    the map is not one chain (a sum of paths, as in x ⊙ Wx)."""
+    node = transform(linear, lambda n: None, _entrywise_diag_product)
+    moving = _moving(node, v.name)
+    out = []
+    while not isinstance(node, Symbol):
+        live = [i for i, a in enumerate(node.children) if id(a) in moving]
+        if not isinstance(node, Call) or len(live) != 1 or node.op.matrix is None:
+            return None
+        m = node.op.matrix(node, live[0])
+        if m is not None:
+            out.append((node, simplify(m)))
+        node = node.args[live[0]]
+    return out if node == v else None
 
 
 def _entrywise_diag_product(e: Expr) -> Expr:
@@ -59,30 +77,27 @@ def _entrywise_diag_product(e: Expr) -> Expr:
 
 def _walk(linear: Expr, v: Symbol) -> Expr | None:
     """The matrix of `linear` as a function of v, unsimplified: the product of the ops' matrices
-    along every path from the root to v, summed over the paths; None for the zero map. Each
-    distinct node is done once (a node shared by several paths is not redone)."""
-    memo: dict[Expr, Expr | None] = {}
-
-    def matrix(node: Expr) -> Expr | None:
-        if node not in memo:
-            memo[node] = rule(node)
-        return memo[node]
-
-    def rule(node: Expr) -> Expr | None:
-        if not _depends(node, v.name):
-            return None
+    along every path from the root to v, summed over the paths; None for the zero map. Nodes are
+    done children first, each distinct node once (a node shared by several paths is not redone)."""
+    moving = _moving(linear, v.name)
+    if id(linear) not in moving:
+        return None
+    done: dict[int, Expr] = {}
+    for node in linear.walk():
+        if id(node) not in moving:
+            continue
         if isinstance(node, Symbol):
-            return eye(dim_mul(*v.shape))
+            done[id(node)] = eye(dim_mul(*v.shape))
+            continue
         op = node.op
-        live = [i for i, a in enumerate(node.args) if _depends(a, v.name)]
+        live = [i for i, a in enumerate(node.args) if id(a) in moving]
         if op.matrix is None or not op.is_linear_in(live):
             raise DerivationError(f"internal: DF[V] is not linear in {v.name} at {op.name}, or {op.name} "
                                   f"declares no matrix: {node}")
         parts = []
         for i in live:
-            inner = matrix(node.args[i])
+            inner = done[id(node.args[i])]
             m = op.matrix(node, i)
             parts.append(inner if m is None else m @ inner)
-        return call("add", *parts)
-
-    return matrix(linear)
+        done[id(node)] = call("add", *parts)
+    return done[id(linear)]

@@ -46,6 +46,7 @@ class Step:
     kind: str = "equal"
     directions: tuple = ()
     var: str | None = None
+    factors: tuple = ()     # a "jacobian" step: J = the product of these, outer map first
 
     def _sides(self, style: str) -> tuple[str, str]:
         show = (lambda e: e.to_unicode()) if style == "unicode" else (lambda e: e.to_latex())
@@ -56,6 +57,14 @@ class Step:
                     rf"D\left({show(self.lhs)}\right)[{dirs}]"), rhs
         if self.kind == "gradient":
             return (f"∇_{self.var} f" if style == "unicode" else rf"\nabla_{{{self.var}}} f"), rhs
+        if self.kind == "jacobian":
+            lhs = f"J_{self.var}" if style == "unicode" else f"J_{{{self.var}}}"
+            if not self.factors:
+                return lhs, rhs
+            sep = " · " if style == "unicode" else r" \cdot "
+            return lhs, sep.join((f"({show(f)})" if style == "unicode" else rf"\left({show(f)}\right)")
+                                 if isinstance(f, Call) and f.op.name in ("add", "mul") and not _is_diag(f)
+                                 else show(f) for f in self.factors)
         if self.kind == "read off":
             v = self.directions[0]
             return show(self.lhs), (f"⟨{rhs}, {v}⟩" if style == "unicode" else rf"\langle {rhs}, {v} \rangle")
@@ -76,6 +85,18 @@ class Step:
 
     def __str__(self) -> str:
         return self.to_unicode()
+
+
+def _is_diag(e) -> bool:
+    return isinstance(e, Call) and e.op.name == "diag"
+
+
+def chain_why(factors) -> str:
+    """The chain rule said over the factors, with which order is which mode."""
+    shapes = " · ".join(f"({f.shape.rows}×{f.shape.cols})" for f in factors)
+    return (f"the chain rule: J is the product of the layers' Jacobians, outer map first {shapes}; "
+            "forward mode (JVP) forms J v from the right, the inner factor first; reverse mode (VJP) "
+            "forms uᵀJ from the left, the outer factor first")
 
 
 def derivative_step(node: Call, tangent: Expr, directions: tuple, live: list[int]) -> Step:

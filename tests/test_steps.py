@@ -60,10 +60,20 @@ def _inner(g, v) -> float:
     return float(np.sum(np.asarray(g, dtype=float) * np.asarray(v, dtype=float)))
 
 
+def _apply(j, v, out):
+    """J v reshaped as the output `out`: unvec(J vec V) (a Kronecker form for a matrix V)."""
+    from matdiff.expr import call
+    jv = j * v if j.shape.is_scalar else j @ call("vec", v)
+    return call("unvec", jv, params=tuple(out.shape))
+
+
 def _holds(step, d, values, sizes) -> tuple[bool, str]:
     def ev(e):
         return np.asarray(evaluate(e, values, sizes), dtype=float)
 
+    if step.kind == "jacobian":   # J v against differences of F along v
+        step = type(step)(step.rule, step.why, step.lhs, _apply(step.rhs, d.directions[step.var], step.lhs),
+                          "derivative", step.directions)
     if step.kind == "derivative":
         h = 1e-6
         moved = {}
@@ -124,3 +134,39 @@ def test_recording_is_off_unless_asked():
     from matdiff.steps import recorder
     matdiff.derive("x.T @ A @ x", "x").gradient
     assert recorder() is None
+
+
+JACOBIAN_CASES = [
+    ("sigmoid(W2 @ tanh(W1 @ x))", "x", 4),
+    ("relu(W2 @ relu(W1 @ x + b1) + b2)", "x", 4),
+    ("tanh(W @ x)", "x", 2),
+    ("norm(W @ x)", "x", 2),
+    ("x * (W @ x)", "x", None),          # a sum of paths: J whole
+    ("softmax(W @ x)", "x", None),
+    ("A @ X @ C", "X", None),
+]
+
+
+@pytest.mark.parametrize("text, wrt, factors", JACOBIAN_CASES, ids=[c[0] for c in JACOBIAN_CASES])
+def test_jacobian_steps_are_the_chain_rule_in_order(text, wrt, factors):
+    d = matdiff.derive(text, wrt)
+    steps = d.jacobian_steps()
+    first = steps[0]
+    if factors is None:
+        assert first.rule == "jacobian" and first.rhs == d.jacobian
+    else:
+        assert first.rule == "chain rule" and len(first.factors) == factors
+        assert "forward mode (JVP)" in first.why and "reverse mode (VJP)" in first.why
+        assert steps[-1].rhs == d.jacobian
+    for seed in (0, 1):
+        values, sizes = _point(d, seed)
+        for s in steps:
+            ok, msg = _holds(s, d, values, sizes)
+            assert ok, msg
+
+
+def test_the_lecture_chain_of_a_two_layer_net():
+    """σ(W₂ tanh(W₁x)): diag(σ′) · W₂ · diag(1 − tanh²) · W₁, outer map first."""
+    (step, *_) = matdiff.derive("sigmoid(W2 @ tanh(W1 @ x))", "x").jacobian_steps()
+    names = [f.op.name if hasattr(f, "op") else f.name for f in step.factors]
+    assert names == ["diag", "W2", "diag", "W1"]
