@@ -1,6 +1,13 @@
 """matdiff: symbolic matrix calculus. Read a matrix expression in NumPy or paper notation,
 check its dimensions, derive DF|X[V], gradients and friends in textbook form, and emit
-NumPy code verified against finite differences."""
+NumPy code verified against finite differences.
+
+Bad input raises a MatdiffError subclass (the position, the shapes, a likely fix), nothing
+else. Stated limits, each a module attribute that may be raised, each named by the error past
+it: matdiff.syntax.MAX_LENGTH (50 000 characters in an expression), matdiff.syntax.MAX_DEPTH
+(256 levels of nested operations), matdiff.reader.MAX_INT_DIGITS (18 digits in an exponent or
+a size), matdiff.reader.MAX_MATRIX_POWER (Xᵏ for |k| ≤ 64), matdiff.programs.MAX_PROGRAM_LINES
+(5000 assignments) and MAX_PROGRAM_LENGTH (1 000 000 characters) for check_program."""
 
 from .errors import (AssumptionError, DerivationError, DomainError, MatdiffError, ParseError,
                      ShapeError, ShapeSpecError, UnknownFunctionError, VerificationError)

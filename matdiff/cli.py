@@ -6,7 +6,9 @@ Exit status: 0 success, 1 a problem with the input (or a failed verification), 2
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
+import os
 import sys
 
 EXAMPLES = """examples:
@@ -71,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("expr", metavar="EXPR", nargs="?")
     ck.add_argument("rest", nargs="*", metavar="wrt VAR")
     ck.add_argument("--claim", metavar="FORMULA", help="your gradient, in NumPy syntax")
-    ck.add_argument("--program", metavar="FILE", help="a forward and backward pass, one assignment per line")
+    ck.add_argument("--program", metavar="FILE", help="a forward and backward pass, one assignment per line "
+                    "(- reads standard input)")
     ck.add_argument("--loss", default="loss", help="the name of the loss in --program (default: loss)")
     ck.add_argument("--seed", type=int, default=0)
     common(ck)
@@ -88,7 +91,50 @@ def _pairs(items: list[str], what: str, parser) -> dict[str, str]:
     return out
 
 
+def _ascii_fallback(error: UnicodeError):
+    """An encoding error handler: what a terminal cannot show, in matdiff's ASCII spellings."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    from .errors import to_ascii
+    return to_ascii(error.object[error.start:error.end]), error.end
+
+
+codecs.register_error("matdiff-ascii", _ascii_fallback)
+
+
+def _plain(stream) -> bool:
+    """Whether `stream` cannot show matdiff's symbols (PYTHONIOENCODING=ascii, a C locale); if
+    so, it falls back to their ASCII spellings (ᵀ as ^T, × as x) from here on."""
+    try:
+        "ᵀ×‖∇✓…".encode(getattr(stream, "encoding", None) or "ascii")
+        return False
+    except (UnicodeEncodeError, LookupError):
+        pass
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="matdiff-ascii")
+        except (ValueError, OSError):   # a stream that cannot change its error handler
+            pass
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
+    # on a terminal without Unicode: ASCII spellings, JSON with escapes, and error carets placed
+    # under the ASCII form of the input
+    plain, plain_errors = _plain(sys.stdout), _plain(sys.stderr)
+    try:
+        return _main(argv, plain, plain_errors)
+    except BrokenPipeError:   # `matdiff … | head`: the reader went away; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
+
+
+def _main(argv, plain: bool, plain_errors: bool) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -114,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         elif rest:
             parser.error(f"unexpected arguments: {' '.join(rest)}")
         return _derive(args.expr, wrt, shapes, assume, args.format, args.verify, args.seed,
-                       args.what, args.layout)
+                       args.what, args.layout, plain)
     except MatdiffError as e:
-        print(f"matdiff: {e.kind}: {e.render()}", file=sys.stderr)
+        print(f"matdiff: {e.kind}: {e.render(ascii=plain_errors)}", file=sys.stderr)
         return 1
 
 
@@ -155,11 +201,7 @@ def _check(args, shapes, assume, parser) -> int:
     if args.program:
         if args.expr or args.claim:
             parser.error("--program takes no EXPR or --claim")
-        try:
-            with open(args.program, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            parser.error(f"cannot read {args.program}: {e.strerror}")
+        text = _read_program(args.program, parser)
         result = check_program(text, loss=args.loss, shapes=shapes, assume=assume, seed=args.seed)
         print(result.explain())
         bad = [n for n, c in result.claims.items() if not c.ok]
@@ -174,6 +216,28 @@ def _check(args, shapes, assume, parser) -> int:
     r = check_gradient(args.expr, rest[0], args.claim, shapes, assume, seed=args.seed)
     print(r.explain())
     return 0 if r.ok else 1
+
+
+def _read_program(path: str, parser) -> str:
+    """The text of --program FILE (`-`: standard input), which must be UTF-8."""
+    try:
+        if path == "-":
+            stream = sys.stdin
+            if stream is None:
+                parser.error("--program -: there is no standard input to read")
+            data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+    except OSError as e:
+        parser.error(f"cannot read {path}: {e.strerror or e}")
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        parser.error(f"cannot read {'standard input' if path == '-' else path}: it is not UTF-8 text "
+                     f"(byte 0x{data[e.start]:02x} at offset {e.start})")
 
 
 def _matrices(d, what: str) -> list[tuple[str, str, object]]:
@@ -204,7 +268,7 @@ def _matrices(d, what: str) -> list[tuple[str, str, object]]:
     return out
 
 
-def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="numerator") -> int:
+def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="numerator", plain=False) -> int:
     from .derivation import derive
     from .errors import MatdiffError
     d = derive(text, wrt, shapes, assume, layout=layout)
@@ -217,7 +281,9 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
     mats = _matrices(d, what) if what else []
     report = None
     if verify:
+        from .check import check_sizes
         from .verify import verify_directional, verify_matrix
+        check_sizes(d.symbols.values())
         if what == "jacobian" or (what == "kron" and not scalar):
             report = verify_matrix(d, "jacobian", seed=seed)
         elif what in ("hessian", "kron"):
@@ -247,7 +313,7 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
         if report is not None:
             out["verify"] = {"ok": report.ok, "max_rel_error": report.max_rel_error,
                              "sizes": report.sizes, "seed": report.seed}
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        print(json.dumps(out, indent=2, ensure_ascii=plain))
     else:
         lines = [f"read as:  {d.reading.read_as}"]
         if fmt != "text":

@@ -338,27 +338,43 @@ def _only(linear: Expr, keep: Symbol, directions: dict[str, Symbol]) -> Expr:
     return simplify(substitute(linear, zeroed)) if zeroed else linear
 
 
+def _wrt_names(wrt) -> list[str]:
+    """The `wrt` argument read: "x", "W, b", or a list of names (or Symbols)."""
+    if isinstance(wrt, str):
+        return [w for w in re.split(r"[,\s]+", wrt) if w]
+    if isinstance(wrt, Symbol):
+        return [wrt.name]
+    items = list(wrt) if isinstance(wrt, (list, tuple)) else None
+    if items is None or not all(isinstance(w, (str, Symbol)) for w in items):
+        shown = repr(wrt) if len(repr(wrt)) < 40 else type(wrt).__name__
+        raise DerivationError(f"wrt must be a name, names separated by commas, or a list of names; got {shown}",
+                              hint='wrt="x", wrt="W, b" or wrt=["W", "b"]')
+    return [w.name if isinstance(w, Symbol) else w for w in items]
+
+
 def derive(expr, wrt, shapes: dict | None = None, assume: dict | None = None,
            layout: str = "numerator") -> Derivation:
     """Differentiate `expr` (text in NumPy or paper notation, or an Expr) with respect to `wrt`
     (a name, "W, b", or a list of names). `layout` chooses the Jacobian's layout: "numerator"
     (m×n, DF[v] = J v) or "denominator" (n×m, J = (∇f₁, …, ∇fₘ))."""
-    if layout not in ("numerator", "denominator"):
-        raise DerivationError(f"unknown layout {layout!r}", hint='layout="numerator" or "denominator"')
+    if not isinstance(layout, str) or layout not in ("numerator", "denominator"):
+        raise DerivationError(f"unknown layout {layout!r}"[:80], hint='layout="numerator" or "denominator"')
     reading = None
     if isinstance(expr, str):
         reading = read(expr, shapes, assume)
         expr = reading.expr
     elif not isinstance(expr, Expr):
         raise DerivationError(f"expected an expression (str or Expr), got {type(expr).__name__}")
-    names = [w for w in re.split(r"[,\s]+", wrt) if w] if isinstance(wrt, str) else list(wrt or [])
+    names = _wrt_names(wrt)
     if not names:
         raise DerivationError("no variable to differentiate with respect to", hint='wrt="x"')
     symbols = reading.symbols if reading is not None else expr.symbols()
-    free = ", ".join(symbols) or "none"
     for n in names:
-        if not isinstance(n, str) or n not in symbols:
-            raise DerivationError(f"{n!r} does not appear in {expr}; its free symbols are: {free}",
+        if n not in symbols:
+            shown = reading.text.strip() if reading is not None else str(expr)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            free = ", ".join(list(symbols)[:20]) + (", ..." if len(symbols) > 20 else "") or "none"
+            raise DerivationError(f"{n!r} does not appear in {shown}; its free symbols are: {free}"[:300],
                                   hint="differentiate with respect to one of the free symbols")
     if len(set(names)) != len(names):
         raise DerivationError(f"a variable is listed twice in wrt={names}")

@@ -8,14 +8,18 @@ import difflib
 import itertools
 import math
 import re
+import sys
+from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ops  # noqa: F401  (registers the ops)
 from .emit.pretty import closed_group
-from .errors import AssumptionError, ParseError, ShapeError, UnknownFunctionError
+from .errors import AssumptionError, ParseError, ShapeError, ShapeSpecError, UnknownFunctionError
 from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call, tidy_hint
 from .shapes import SCALAR, DimVar, Shape, Unifier, dim_mul, parse_shape
-from .syntax import Node, _join, syntax_tree
+from . import syntax
+from .syntax import PRODUCT_RUNS, Node, _join, syntax_tree
 
 PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
 SQUARE_PROPERTIES = ("symmetric", "spd", "diagonal")
@@ -25,6 +29,7 @@ GREEK_NAMES = {"alpha", "beta", "gamma", "epsilon", "eps", "zeta", "eta", "theta
                "lambda", "lmbda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "omega"}
 DIM_POOL = ("n", "m", "k", "p", "q", "r", "s", "t", "d", "l")
 MAX_MATRIX_POWER = 64   # Xᵏ is read as the product X⋯X
+MAX_INT_DIGITS = 18     # an int literal (exponent, dimension) is exact up to 10¹⁸; a longer number is a float
 NUMPY_MARKS = ("@", "**", ".T", "np.", "numpy.")
 PAPER_MARKS = ("ᵀ", "⁻", "²", "³", "‖", "σ", "⊙", "∘", "⊗", "𝟙", "½", "−")
 NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "maximum", "transpose", "where")
@@ -53,29 +58,64 @@ def parse(text: str, shapes: dict | None = None, assume: dict | None = None) -> 
     return read(text, shapes, assume).expr
 
 
-def read(text: str, shapes: dict | None = None, assume: dict | None = None, style: str = "auto") -> Reading:
+def read(text: str, shapes: dict | None = None, assume: dict | None = None, style: str = "auto", *,
+         taken_dims=()) -> Reading:
     """Read `text`; `style` "numpy" keeps every word a name (dh1, delta), "math" splits undeclared
-    words into one-letter symbols (AXC), "auto" decides by the text (@, **, .T or np. mean NumPy)."""
+    words into one-letter symbols (AXC), "auto" decides by the text (@, **, .T or np. mean NumPy).
+    `taken_dims` names dims in use elsewhere (a program's other lines) that inferred dims avoid."""
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as a str, got {type(text).__name__}")
     if not text.strip():
         raise ParseError("empty expression", text=text, span=(len(text), len(text)),
                          hint='write an expression such as "x.T @ A @ x"')
+    builder = _Builder(text, shapes, assume, style)   # the declarations are checked before the text
+    builder.dim_names |= set(taken_dims)
     tree = syntax_tree(text)
-    builder = _Builder(text, shapes, assume, style)
     token = DIMS.set(builder.dims)
     try:
-        expr = builder.build(tree)
+        with _stack_room(tree.depth):
+            return builder.finish(builder.build(tree))
+    except RecursionError:   # not expected within MAX_DEPTH; said as the limit it stands for
+        raise ParseError(f"expression nested too deeply to read (the limit matdiff.syntax.MAX_DEPTH is "
+                         f"{syntax.MAX_DEPTH} levels)", text=text, span=(0, len(text)),
+                         hint="split it into smaller expressions") from None
     finally:
         DIMS.reset(token)
-    return builder.finish(expr)
+
+
+FRAMES_PER_LEVEL = 8   # the most Python frames the builder spends on one level of nesting
+
+
+@contextmanager
+def _stack_room(depth: int):
+    """The builder recurses along the syntax tree, a few frames per level, and the tree's depth
+    is bounded by syntax.MAX_DEPTH: make room for that many frames above the caller's (Python's
+    default limit of 1000 frames would stop a 64-layer MLP at its 30th layer)."""
+    old = sys.getrecursionlimit()
+    need = _stack_depth() + FRAMES_PER_LEVEL * depth + 100
+    if need <= old:
+        yield
+        return
+    sys.setrecursionlimit(need)
+    try:
+        yield
+    finally:
+        if sys.getrecursionlimit() == need:   # unless someone changed it meanwhile
+            sys.setrecursionlimit(old)
+
+
+def _stack_depth() -> int:
+    frame, n = sys._getframe(1), 0
+    while frame is not None:
+        frame, n = frame.f_back, n + 1
+    return n
 
 
 class _Builder:
     def __init__(self, text: str, shapes: dict | None, assume: dict | None, style: str = "auto"):
         self.text = text
         self.dims = Unifier()
-        self.declared = {name: parse_shape(spec, name) for name, spec in (shapes or {}).items()}
+        self.declared = declared_shapes(shapes)
         self.props = _read_assumptions(assume)
         self.symbols: dict[str, Symbol] = {}
         self.first_seen: dict[str, int] = {}
@@ -98,14 +138,32 @@ class _Builder:
         return _BUILDERS[node.kind](self, node)
 
     def b_number(self, node):
-        s = node.value
-        if not math.isfinite(float(s)):   # float() reads any length; int() would refuse 5000 digits
+        return Const(self.number(node.value, node.span))
+
+    def number(self, s: str, span) -> int | float:
+        """A literal's value: an int up to MAX_INT_DIGITS digits, else a float64 (float() reads
+        any length, where int() refuses 4300 digits); past float64's range, a ParseError."""
+        if s.isdigit() and len(s) <= MAX_INT_DIGITS:
+            return int(s)
+        value = float(s)
+        if not math.isfinite(value):
             raise ParseError(f"the number {s if len(s) < 40 else s[:20] + '…'} is too large for float64",
-                             text=self.text, span=node.span)
-        return Const(int(s) if s.isdigit() and len(s) < 20 else float(s))
+                             text=self.text, span=span)
+        return value
+
+    def integer(self, digits: str, span, what: str) -> int:
+        """An exponent or a size, which must be an exact int: at most MAX_INT_DIGITS digits."""
+        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+            raise ParseError(f"{what} has {len(digits.lstrip('-'))} digits, more than matdiff takes "
+                             f"(the limit matdiff.reader.MAX_INT_DIGITS = {MAX_INT_DIGITS})",
+                             text=self.text, span=span)
+        return int(digits)
 
     def b_fraction(self, node):
-        num, den = (1, 2) if node.value == "½" else (int(v) for v in node.value.split("/"))
+        if node.value == "½":
+            num, den = 1, 2
+        else:
+            num, den = (self.number(v, node.span) for v in node.value.split("/"))
         if den == 0:
             raise ParseError("division by zero", text=self.text, span=node.span)
         return self.apply_exprs("div", [(Const(num), node.span), (Const(den), node.span)], node.span)
@@ -179,13 +237,14 @@ class _Builder:
         while i < len(ops):
             op, kid = ops[i], node.kids[i + 1]
             span = _join(node.kids[0], kid)
-            if op == "@":   # a run of @ is one product: linear in its length (A @ B @ … @ x)
+            run = PRODUCT_RUNS.get(op)
+            if run is not None:   # a run of @ (or of *) is one product: linear in its length (A @ B @ … @ x)
                 j = i
-                while j + 1 < len(ops) and ops[j + 1] == "@":
+                while j + 1 < len(ops) and PRODUCT_RUNS.get(ops[j + 1]) == run:
                     j += 1
                 factors = [(acc, acc_span)] + [(self.build(k), k.span) for k in node.kids[i + 1:j + 2]]
                 acc_span = _join(node.kids[0], node.kids[j + 1])
-                acc = self.apply_exprs("matmul", factors, acc_span)
+                acc = self.apply_exprs(run, factors, acc_span)
                 i = j + 1
                 continue
             if op == "/" and kid.kind == "juxt":   # λ/2 ‖w‖² = (λ/2)‖w‖²: the divisor is the first factor
@@ -208,7 +267,7 @@ class _Builder:
 
     def divisor(self, node) -> Expr:
         e = self.build(node)
-        if isinstance(e, Const) and e.value == 0:
+        if isinstance(e, Const) and e.value == 0 or _is_constant_zero(e):
             raise ParseError("division by zero", text=self.text, span=node.span)
         return e
 
@@ -235,28 +294,33 @@ class _Builder:
         A function name without parentheses applies to the factors on its right up to the next
         function name (tr AXC = tr(AXC), det X det Y = det(X) det(Y)); one written directly
         before another composes with it (log det X = log(det X))."""
-        done: list = []     # (expr, span) of finished factors, left to right
-        run: list = []      # (expr, span) of the factors since the last function name
+        done: list = []     # (expr, span) of finished factors, right to left
+        run: list = []      # (expr, span) of the factors since the last function name, right to left
         after_fn = False    # the item just read (to the right) was a function name
         for kind, value, span in reversed(items):
             if kind == "fn" and not run and not done and len(self.text[span[0]:span[1]]) == 1:
                 kind, value = "expr", self.symbol(self.text[span[0]:span[1]], span)   # log det Σ: Σ is a matrix
             if kind != "fn":
-                run.insert(0, (value, span))
+                run.append((value, span))
                 after_fn = False
                 continue
+            if value.arity not in (None, 1):
+                spelled = self.text[span[0]:span[1]]
+                raise ParseError(f"{spelled} takes {value.arity} arguments, so it needs parentheses",
+                                 text=self.text, span=span,
+                                 hint=f"{spelled}({', '.join('ABCD'[:value.arity])})")
             if run:
-                arg, arg_span = self.product(run)
+                arg, arg_span = self.product(run[::-1])
                 run = []
             elif after_fn:
-                arg, arg_span = done.pop(0)
+                arg, arg_span = done.pop()
             else:
                 raise ParseError(f"{value.name} needs an argument", text=self.text, span=span,
                                  hint=f"{value.spellings[0]}(x)")
             whole = (span[0], arg_span[1])
-            done.insert(0, (self.apply_op(value, [(arg, arg_span)], whole), whole))
+            done.append((self.apply_op(value, [(arg, arg_span)], whole), whole))
             after_fn = True
-        return self.product(run + done)[0]
+        return self.product(run[::-1] + done[::-1])[0]
 
     def product(self, factors: list) -> tuple:
         """One product of (expr, span) factors: (expr, span)."""
@@ -296,13 +360,13 @@ class _Builder:
     def superscript(self, node, base):
         sup = node.value
         if sup.startswith("⊙"):   # x⊙²: the elementwise power
-            k = int(sup[1:].translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
+            k = self.integer(sup[1:].translate(_SUPERSCRIPT_DIGITS), node.span, "the exponent")
             return self.apply_exprs("power", [(self.build(base), base.span), (Const(k), (node.span[1] - len(sup), node.span[1]))],
                                     node.span)
         if sup == "⁻ᵀ":
             return self.apply_exprs("transpose", [(self.apply("inv", [base], node.span), base.span)], node.span)
-        k = int(sup.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
         start = node.span[1] - len(sup)
+        k = self.integer(sup.translate(_SUPERSCRIPT_DIGITS), (start, node.span[1]), "the exponent")
         return self.integer_power(self.build(base), base.span, Const(k), (start, node.span[1]), node.span, sup)
 
     def integer_power(self, b, bspan, e, espan, span, spelled) -> Expr:
@@ -322,7 +386,8 @@ class _Builder:
                              hint=f"{btext} ** {abs(k)} for the elementwise power, or {btext}.T @ {btext} for the squared norm")
         if abs(k) > MAX_MATRIX_POWER:
             raise ParseError(f"{self.describe(span)}: a matrix power is written out as a product, and {abs(k)} factors "
-                             f"are more than matdiff takes ({MAX_MATRIX_POWER})", text=self.text, span=span,
+                             f"are more than matdiff takes (the limit matdiff.reader.MAX_MATRIX_POWER = "
+                             f"{MAX_MATRIX_POWER})", text=self.text, span=span,
                              hint=f"{btext} ** {k} for the elementwise power")
         if k < 0:
             b = self.apply_exprs("inv", [(b, bspan)], span)
@@ -444,7 +509,7 @@ class _Builder:
             raise ParseError(f"{op.name} takes {want} dimension{'s' * (want > 1)}", text=self.text, span=node.span)
         dims = []
         for a in args:
-            if a.kind == "number" and a.value.isdigit() and int(a.value) > 0:
+            if a.kind == "number" and a.value.isdigit() and self.integer(a.value, a.span, "a dimension") > 0:
                 dims.append(int(a.value))
             elif a.kind == "name":
                 dims.append(a.value)
@@ -505,6 +570,12 @@ class _Builder:
         else:
             shape = Shape(DimVar(f"n_{name}"), 1)
         props = self.props.get(name, frozenset())
+        if props & set(SQUARE_PROPERTIES) and shape.is_scalar:
+            named = [p for p in SQUARE_PROPERTIES if p in props and not (p == "symmetric" and "spd" in props)]
+            raise AssumptionError(f"{name} is a scalar and cannot be {' or '.join(named)}",
+                                  text=self.text, span=span,
+                                  hint="symmetric, spd and diagonal are properties of square matrices; "
+                                       f"a scalar may be positive, or declare the shape of {name}")
         if props & set(SQUARE_PROPERTIES) and not self.dims.same(shape.rows, shape.cols):
             raise AssumptionError(f"{name} is assumed {'/'.join(sorted(props))} but has shape {shape}",
                                   text=self.text, span=span, hint="only a square matrix can be symmetric, spd or diagonal")
@@ -521,6 +592,9 @@ class _Builder:
         return self.apply_op(OPS[name], args, span)
 
     def apply_op(self, op, args: list, span) -> Expr:
+        if op.name == "power" and isinstance(args[1][0], Const) and args[1][0].value < 0 and (
+                isinstance(args[0][0], Const) and args[0][0].value == 0 or _is_constant_zero(args[0][0])):
+            raise ParseError("division by zero: 0 to a negative power", text=self.text, span=span)
         try:
             return call(op, *[a for a, _ in args])
         except ShapeMismatch as m:
@@ -638,6 +712,7 @@ class _Builder:
 
 
 _POSTFIXES = ("transpose", "superscript", "caret")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _MODULE_PREFIX = re.compile(r"^(?:np|numpy|scipy)\.")
 _BUILDERS = {name[2:]: method for name, method in vars(_Builder).items() if name.startswith("b_")}
 _PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div", "⊗": "kron"}   # the rest are elementwise
@@ -649,16 +724,64 @@ def _is_word(word: str) -> bool:
     return len(word) >= 4 and word.isascii() and word.isalpha() and word.islower()
 
 
+def _is_constant_zero(e: Expr) -> bool:
+    """Whether `e` is a number written as arithmetic that comes to 0, such as (1 − 1) or 0²: its
+    value by the ops' own numeric definitions (numpy is loaded only for such an expression)."""
+    if not isinstance(e, Call) or not e.shape.is_scalar:
+        return False
+    for node in e.walk():
+        if isinstance(node, Symbol) or isinstance(node, Call) and node.params:
+            return False
+    from .evaluate import evaluate
+    try:
+        return evaluate(e, {}, {}) == 0
+    except (ArithmeticError, ValueError, ShapeError):
+        return False
+
+
 def _simple(text: str) -> bool:
     """Needs no parentheses in a hint: a name, x.T, or a text already in parentheses."""
     return closed_group(text) or re.fullmatch(r"[\w.']+", text) is not None
 
 
+def declared_shapes(shapes) -> dict[str, Shape]:
+    """The `shapes=` argument read: a mapping of names to shapes (see shapes.parse_shape)."""
+    if shapes is None:
+        return {}
+    if not isinstance(shapes, Mapping):
+        raise ShapeSpecError(f"shapes must be a dict of name → shape, got {_kind(shapes)}",
+                             hint='shapes={"A": ("n", "n"), "x": "n", "alpha": ()}')
+    out = {}
+    for name, spec in shapes.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ShapeSpecError(f"a name in shapes must be a non-empty str, got {name!r}",
+                                 hint='shapes={"A": ("n", "n")}')
+        out[name] = parse_shape(spec, name)
+    return out
+
+
+def _kind(value) -> str:
+    return f"{type(value).__name__} {value!r}" if len(repr(value)) < 40 else type(value).__name__
+
+
 def _read_assumptions(assume) -> dict[str, frozenset]:
+    """The `assume=` argument read: a mapping of names to properties ("spd", "symmetric, positive",
+    or a list of them)."""
+    if assume is None:
+        return {}
+    if not isinstance(assume, Mapping):
+        raise AssumptionError(f"assume must be a dict of name → properties, got {_kind(assume)}",
+                              hint='assume={"A": "spd", "x": "positive"}')
     out: dict[str, frozenset] = {}
-    for name, props in (assume or {}).items():
+    for name, props in assume.items():
+        if not isinstance(name, str) or not name.strip():
+            raise AssumptionError(f"a name in assume must be a non-empty str, got {name!r}",
+                                  hint='assume={"A": "spd"}')
         if isinstance(props, str):
             props = [p for p in re.split(r"[,\s]+", props) if p]
+        elif not isinstance(props, (list, tuple, set, frozenset)) or not all(isinstance(p, str) for p in props):
+            raise AssumptionError(f"the properties of {name} must be a str or a list of str, got {_kind(props)}",
+                                  hint=f'assume={{"{name}": "symmetric"}}; known: ' + ", ".join(PROPERTIES))
         got = set()
         for p in props:
             p = p.lower()

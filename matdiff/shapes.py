@@ -92,7 +92,10 @@ def parse_dim(d, where: str = "") -> int | str:
         return d
     if isinstance(d, str):
         d = d.strip()
-        if d.isdigit():
+        if d.isascii() and d.isdigit():   # "²" and "٣" are digits to str.isdigit, not to int()
+            if len(d) > 18:
+                raise ShapeSpecError(f"dimension {d[:20]}…{where} has {len(d)} digits, more than 18",
+                                     hint="use a positive int below 10¹⁸ or a name like n")
             return parse_dim(int(d), where)
         if _DIM_RE.fullmatch(d):
             return d

@@ -12,14 +12,23 @@ from pathlib import Path
 
 from .errors import MatdiffError, ParseError
 
-MAX_DEPTH = 100          # nesting of operations (parentheses alone do not count)
+# The stated limits of reading (module attributes, read at each call: set them to change them).
+# Past either, reading stops with a ParseError that names the limit. Both sit well above
+# realistic use: a 64-layer MLP written out, tanh(W64 @ … tanh(W1 @ x + b1) … + b64), is 196
+# levels deep and 1.2 kB long; 50 000 characters read in about a second at worst.
+MAX_DEPTH = 256          # nesting of operations (parentheses alone do not count)
+MAX_LENGTH = 50_000      # characters in one expression (one line of a program)
 OPEN, CLOSE = "\ue000", "\ue001"
 
 
 # -- the syntax tree ---------------------------------------------------------------------------
 
 class Node:
-    __slots__ = ("kind", "span", "kids", "value", "depth")
+    """`depth` counts the levels of operations the reading will nest: a chain (a + b − c, A @ B @ C,
+    AXC) is one level, but a run of divisions or of mixed products nests one level per change
+    (a / b / c is (a / b) / c), and each function name in a paper product one more (log det X);
+    `nest` is what a chain adds that way."""
+    __slots__ = ("kind", "span", "kids", "value", "depth", "nest")
 
     def __init__(self, kind, span, kids=(), value=None):
         self.kind, self.span, self.kids, self.value = kind, span, list(kids), value
@@ -28,6 +37,30 @@ class Node:
             if k.depth > depth:
                 depth = k.depth
         self.depth = depth + 1
+        self.nest = 0
+
+
+# operators whose runs are read as one n-ary product (A @ B @ C, a * b ⊙ c): op → the IR op
+PRODUCT_RUNS = {"@": "matmul", "*": "mul", "⊙": "mul", "∘": "mul"}
+
+
+def _nests(kind: str, previous, op, right: Node) -> int:
+    """1 when appending `op right` to a chain nests the chain one level deeper (see Node)."""
+    if kind == "product":
+        run = PRODUCT_RUNS.get(op[0])
+        return 0 if previous is None or (run is not None and run == PRODUCT_RUNS.get(previous[0])) else 1
+    if kind == "juxt":
+        return 1 if _is_function_word(right) else 0
+    return 0
+
+
+def _is_function_word(node: Node) -> bool:
+    """A name that a paper product applies as a function to what follows it (tr AXC, log det X)."""
+    if node.kind != "name":
+        return False
+    from .expr import SPELLINGS
+    op = SPELLINGS.get(node.value)
+    return op is not None and op.arity != 0
 
 
 def _span(x) -> tuple[int, int]:
@@ -83,14 +116,21 @@ def _tree_builder():
 
         def _chain(self, kind, left, op, right):
             if left.kind == kind:
+                step = _nests(kind, left.value[-1], op, right)
                 left.kids.append(right)
                 left.value.append(op)
                 left.span = _join(left, right)
-                left.depth = max(left.depth, 1 + right.depth)
+                left.nest += step
+                left.depth = max(left.depth + step, 1 + left.nest + right.depth)
                 if left.depth > MAX_DEPTH:
                     raise _TooDeep(left.span)
                 return left
-            return self._node(kind, _join(left, right), [left, right], value=[None, op])
+            node = Node(kind, _join(left, right), [left, right], value=[None, op])
+            node.nest = _nests(kind, None, op, right) + (kind == "juxt" and _is_function_word(left))
+            node.depth += node.nest
+            if node.depth > MAX_DEPTH:
+                raise _TooDeep(node.span)
+            return node
 
         def add(self, c):
             return self._chain("sum", c[0], "+", c[2])
@@ -319,12 +359,18 @@ def _mark_bars(text: str) -> str:
 
 
 def syntax_tree(text: str) -> Node:
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"the expression is {len(text):,} characters long, more than matdiff reads "
+                         f"(the limit matdiff.syntax.MAX_LENGTH = {MAX_LENGTH:,})", text=text,
+                         span=(MAX_LENGTH, len(text)), hint="split it into smaller expressions, "
+                         "or raise matdiff.syntax.MAX_LENGTH")
     marked = _mark_bars(text) if ("‖" in text or "||" in text) else text
     try:
         return _parser().parse(marked)
     except _TooDeep as e:
-        raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels of operations)",
-                         text=text, span=e.span, hint="split it into smaller expressions") from None
+        raise ParseError(f"expression nested too deeply: more than {MAX_DEPTH} levels of operations "
+                         f"(the limit matdiff.syntax.MAX_DEPTH)", text=text, span=e.span,
+                         hint="split it into smaller expressions, or raise matdiff.syntax.MAX_DEPTH") from None
     except _BadCharacter as e:
         raise _unexpected_char(text, e.pos) from None
     except _UnexpectedToken as e:

@@ -3,7 +3,6 @@ each with the verdict worked out by hand; whole backward passes through check_pr
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
@@ -476,7 +475,7 @@ def test_program_claim_that_does_not_fit_later_lines_judged():
     c = r.claims["dW2"]
     assert c.verdict == "shape" and not c.ok
     assert "line 6" in c.message and "^" in c.message
-    assert f"the shape of W2" in c.explain() and str(c.variable.shape) in c.explain()
+    assert "the shape of W2" in c.explain() and str(c.variable.shape) in c.explain()
     assert _same_expr(c.expected_text, "dz2 @ h1.T", r, {"W2": str(c.variable.shape)})
     v = _verdicts(r)
     del v["dW2"]
@@ -685,3 +684,104 @@ def test_program_augmented_assignment_error_points_into_its_line():
 def test_program_augmented_assignment_needs_a_value():
     with pytest.raises(ParseError):
         check_program("loss = sum(x)\ndx += x\n")
+
+
+# -- odd programs, long programs and the limits ------------------------------------------------------
+
+@pytest.mark.parametrize("text, name, column", [
+    ("loss = sum(x ** 2)\ndloss = dloss\n", "dloss", 8),            # Python: NameError
+    ("loss = sum(x ** 2)\ndx = 2 * dx\n", "dx", 9),
+    ("loss = sum(x ** 2)\ndx = 2 * dz\n", "dz", 9),                 # dz is never assigned
+    ("z = W @ x\nloss = sum(z ** 2)\ndW = dz @ x.T\n", "dz", 5),
+])
+def test_program_name_without_a_value_is_a_parse_error_at_its_use(text, name, column):
+    with pytest.raises(ParseError) as e:
+        check_program(text)
+    assert name in e.value.message and "line " in e.value.message
+    assert e.value.column == column
+
+
+def test_program_reassigned_input_keeps_its_value():
+    """x = x / 2 with x an input: the input keeps its value, x is the line's from then on."""
+    r = check_program("x = x * 2\nloss = sum(x ** 2)\ndx = 2 * x\n")
+    assert _verdicts(r) == {"dx": "correct"}
+    r = check_program("h = tanh(h)\nloss = sum(h ** 2)\ndh = 2 * h\n")
+    assert _verdicts(r) == {"dh": "correct"}
+
+
+def test_program_line_after_the_backward_pass_is_left_out():
+    """W_new = W − η dW uses a gradient line: not part of the forward pass, not judged."""
+    r = check_program(RELU_NET + "W1_new = W1 - 0.1 * dW1\n")
+    assert r.ok and "W1_new" not in r.claims
+    with pytest.raises(ParseError):
+        check_program("z = W @ x\nloss = sum(z ** 2)\ndz = 2 * z\nloss = sum(dz)\n")
+
+
+def test_program_transposed_gradient_used_by_later_lines():
+    """dz1 written as a row: later lines are judged with the correct dz1 in the orientation they
+    were written for, so only dz1 itself is wrong."""
+    text = RELU_NET.replace("dz1 = dh1 * (z1 > 0)", "dz1 = (dh1 * (z1 > 0)).T") \
+        .replace("dW1 = dz1 @ x.T", "dW1 = dz1.T @ x.T").replace("db1 = dz1", "db1 = dz1.T")
+    r = check_program(text)
+    v = _verdicts(r)
+    assert v.pop("dz1") == "transposed" and set(v.values()) == {"correct"}
+
+
+def _mlp_program(layers: int) -> str:
+    lines = ["h0 = x"]
+    for i in range(1, layers + 1):
+        lines += [f"z{i} = W{i} @ h{i - 1} + b{i}", f"h{i} = tanh(z{i})"]
+    lines += [f"loss = sum((h{layers} - y) ** 2)", f"dh{layers} = 2 * (h{layers} - y)"]
+    for i in range(layers, 0, -1):
+        lines += [f"dz{i} = dh{i} * (1 - h{i} ** 2)", f"dW{i} = dz{i} @ h{i - 1}.T", f"db{i} = dz{i}"]
+        if i > 1:
+            lines.append(f"dh{i - 1} = W{i}.T @ dz{i}")
+    return "\n".join(lines) + "\n"
+
+
+def test_program_of_1000_lines_is_checked_in_linear_time():
+    """A 167-layer MLP with its backward pass (1000 lines): one reverse sweep, each line derived
+    once, so twice the program takes about twice the time."""
+    import time
+    shapes = lambda layers: {"x": "n", "y": "n", **{f"W{i}": "n,n" for i in range(1, layers + 1)}}  # noqa: E731
+    text = _mlp_program(167)
+    assert len(text.splitlines()) >= 1000
+    start = time.perf_counter()
+    r = check_program(text.replace("dW166 = dz166 @ h165.T", "dW166 = h165 @ dz166.T"), shapes=shapes(167))
+    long = time.perf_counter() - start
+    v = _verdicts(r)
+    assert v.pop("dW166") == "transposed" and set(v.values()) == {"correct"}
+    start = time.perf_counter()
+    check_program(_mlp_program(42), shapes=shapes(42))
+    short = time.perf_counter() - start
+    assert long < 20 and long / short < 8, (long, short)   # 4× the lines: linear is 4×
+
+
+def test_program_limits_are_named():
+    from matdiff import programs
+    text = "\n".join(f"a{i} = x" for i in range(12)) + "\nloss = sum(x)\n"
+    old = programs.MAX_PROGRAM_LINES
+    programs.MAX_PROGRAM_LINES = 10
+    try:
+        with pytest.raises(ParseError) as e:
+            check_program(text)
+    finally:
+        programs.MAX_PROGRAM_LINES = old
+    assert "MAX_PROGRAM_LINES" in e.value.message and "line 11" in e.value.message
+    assert check_program(text).loss == "loss"
+
+
+@pytest.mark.parametrize("kwargs", [{"text": None}, {"text": "loss = sum(x)", "loss": 3},
+                                    {"text": "loss = sum(x)", "shapes": [("x", 3)]},
+                                    {"text": "loss = sum(x)", "assume": {"x": None}},
+                                    {"text": "loss = sum(x)", "seed": "0"}])
+def test_program_bad_arguments_are_matdiff_errors(kwargs):
+    with pytest.raises(MatdiffError):
+        check_program(**kwargs)
+
+
+def test_claim_that_cannot_be_evaluated_is_wrong_not_a_numpy_error():
+    r = check_gradient("sum(x ** 2)", "x", "inv(x @ x.T) @ x")
+    assert r.verdict == "wrong" and not r.ok
+    r = check_gradient("sum(X ** 2)", "X", "inv(X - X)", shapes={"X": "n,n"})
+    assert r.verdict == "wrong"

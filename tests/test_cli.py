@@ -293,3 +293,75 @@ def test_derive_json_matrices_are_keyed_by_variable(capsys):
         assert entry["expr"] == str(h)
         assert entry["shape"] == f"{h.shape.rows},{h.shape.cols}"
         assert "∂" in entry["meaning"] or "∇" in entry["meaning"]
+
+
+# -- a terminal that cannot show Unicode, and a program on standard input ----------------------------
+
+def _matdiff(*argv: str, env: dict | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """`python -m matdiff argv...` in a subprocess, with extra environment variables."""
+    return subprocess.run([sys.executable, "-m", "matdiff", *argv], capture_output=True, input=stdin,
+                          env={**os.environ, **(env or {})}, cwd=Path(__file__).parent, timeout=60)
+
+
+@pytest.mark.parametrize("argv", [
+    ("derive", "xᵀAx", "wrt", "x", "--format", "unicode"),
+    ("derive", "x.T @ A @ x", "wrt", "x"),
+    ("shapes", "‖W x − y‖²"),
+    ("check", "sum(x ** 2)", "wrt", "x", "--claim", "2 * x.T"),
+    ("--help",),
+])
+def test_ascii_terminal_gets_ascii_spellings(argv):
+    """PYTHONIOENCODING=ascii (a C locale, an old console): the output falls back to ASCII
+    spellings (ᵀ as ^T, × as x, ‖ as ||) instead of a UnicodeEncodeError."""
+    r = _matdiff(*argv, env={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode in (0, 1), r.stderr.decode()
+    assert b"Traceback" not in r.stderr, r.stderr.decode()
+    r.stdout.decode("ascii"), r.stderr.decode("ascii")
+    if argv[0] == "derive" and "unicode" in argv:
+        assert b"x^TAx" in r.stdout
+
+
+def test_ascii_terminal_json_escapes_and_errors_keep_their_caret():
+    r = _matdiff("derive", "xᵀAx", "wrt", "x", "--format", "json", env={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["input"] == "xᵀAx"     # escaped, not transliterated
+    r = _matdiff("derive", "‖xᵀ ⊙ y‖ + α @@ A", "wrt", "x", env={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
+    lines = r.stderr.decode("ascii").splitlines()
+    quoted, caret = lines[1], lines[2]
+    assert quoted == "  ||x^T (*) y|| + alpha @@ A"
+    assert quoted[caret.index("^")] == "@" and quoted[caret.index("^") - 1] == "@"
+
+
+def test_program_from_standard_input(capsys, monkeypatch):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"loss = sum(x ** 2)\ndx = 2 * x\n")))
+    code, out, _ = run(capsys, "check", "--program", "-")
+    assert code == 0 and "1 of 1 gradient lines correct" in out
+    r = _matdiff("check", "--program", "-", stdin=b"loss = sum(x ** 2)\ndx = x\n")
+    assert r.returncode == 1 and b"scaled" in r.stdout
+
+
+@pytest.mark.parametrize("data", [b"loss = sum(x)\xff\n", b"\xfe\xff"])
+def test_program_that_is_not_utf8_is_a_usage_error(tmp_path, capsys, data):
+    path = tmp_path / "prog.py"
+    path.write_bytes(data)
+    code, _, err = run(capsys, "check", "--program", str(path))
+    assert code == 2 and "not UTF-8" in err
+
+
+def test_program_file_with_a_bom_is_read(tmp_path, capsys):
+    path = tmp_path / "prog.py"
+    path.write_bytes("\ufeffloss = sum(x ** 2)\ndx = 2 * x\n".encode("utf-8"))
+    code, out, _ = run(capsys, "check", "--program", str(path))
+    assert code == 0, out
+
+
+def test_closed_pipe_is_not_a_traceback():
+    """`matdiff … | head -1`: the reader goes away early; no BrokenPipeError traceback."""
+    p = subprocess.Popen([sys.executable, "-m", "matdiff", "shapes", " + ".join(f"x{i}" for i in range(3000))],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).parent)
+    p.stdout.readline()
+    p.stdout.close()
+    _, err = p.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()

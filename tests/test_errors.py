@@ -97,11 +97,38 @@ def _raise(text, shapes=None, assume=None) -> MatdiffError:
 
 
 def _caret_column(message: str) -> int | None:
-    """Column of the first '^' of the caret line in str(err), minus the 2-space indent."""
-    for line in message.splitlines():
+    """Column of the first '^' of the caret line in str(err), minus the 2-space indent, as a
+    column of the input line: a long line is quoted in a window (errors.window) after a "…"."""
+    lines = message.splitlines()
+    for i, line in enumerate(lines):
         if line.startswith("  ") and set(line.strip()) == {"^"}:
-            return line.index("^") - 2
+            shown = line.index("^") - 2
+            quoted = lines[i - 1][2:]
+            if not quoted.startswith("…"):
+                return shown
+            start = _WINDOWS.get(message)
+            return None if start is None else start + shown - 1
     return None
+
+
+_WINDOWS: dict = {}   # str(err) -> where its quoted window starts in the input line
+
+
+def _str(err) -> str:
+    """str(err), remembering where a long input line's window starts (for _caret_column)."""
+    from matdiff.errors import window
+    message = str(err)
+    if err.text is not None and err.span is not None:
+        line_start = err.text.rfind("\n", 0, err.span[0]) + 1
+        line_end = err.text.find("\n", err.span[0])
+        line_end = len(err.text) if line_end < 0 else line_end
+        _WINDOWS[message] = window(line_end - line_start, err.span[0] - line_start)[0]
+    return message
+
+
+def _shown(text: str) -> str:
+    """The input line as an error quotes it: one column per character, a long one in a window."""
+    return "".join(c if c.isprintable() else " " if c.isspace() else "?" for c in text)
 
 
 @pytest.mark.parametrize("text, shapes, cls, column, hint", CASES, ids=[repr(c[0]) for c in CASES])
@@ -111,9 +138,11 @@ def test_error_class_and_caret(text, shapes, cls, column, hint):
     assert err.span is not None and err.span[0] == column
     assert err.column == column
     assert 0 <= err.span[0] <= err.span[1] <= len(text) + 1
-    message = str(err)
+    message = _str(err)
     assert _caret_column(message) == column, message
-    shown = "".join(c if c.isprintable() else " " if c.isspace() else "?" for c in text)
+    from matdiff.errors import window
+    lo, hi = window(len(text), column)
+    shown = ("…" if lo else "") + _shown(text)[lo:hi] + ("…" if hi < len(text) else "")
     assert "  " + shown in message.splitlines()
     if hint is not None:
         assert err.hint is not None and hint in err.hint, err.hint
@@ -140,7 +169,7 @@ def test_random_garbage_bytes():
     err = _raise(GARBAGE)
     assert isinstance(err, ParseError)
     assert err.span is not None and 0 <= err.span[0] <= len(GARBAGE)
-    assert _caret_column(str(err)) == err.column
+    assert _caret_column(_str(err)) == err.column
 
 
 def test_column_counts_from_the_start_of_the_line():
@@ -148,7 +177,7 @@ def test_column_counts_from_the_start_of_the_line():
     err = _raise(text)
     assert isinstance(err, ParseError)
     assert err.span[0] == text.index("$")
-    assert err.column == 2 == _caret_column(str(err))
+    assert err.column == 2 == _caret_column(_str(err))
     assert "  y $ z" in str(err).splitlines()
 
 
@@ -186,7 +215,7 @@ def test_square_property_on_non_square(text, shapes, column):
     name = "A" if text != "A @ x" else "x"
     err = _raise(text, shapes, {name: "symmetric"})
     assert isinstance(err, AssumptionError)
-    assert err.column == column == _caret_column(str(err))
+    assert err.column == column == _caret_column(_str(err))
 
 
 # -- depth, and things that are not text ---------------------------------------------------------
@@ -217,7 +246,7 @@ def test_too_deep_is_a_parse_error(text):
     assert type(err) is ParseError
     assert err.span is not None and 0 <= err.span[0] < len(text)
     assert "deep" in err.message
-    assert _caret_column(str(err)) == err.column
+    assert _caret_column(_str(err)) == err.column
 
 
 def test_long_flat_input_is_fine():
@@ -289,3 +318,85 @@ def test_reading_conventions_are_named_when_shapes_fail():
 def test_hint_does_not_double_parentheses():
     err = _raise("(x + y) @ z", {"x": (3,), "y": (3,), "z": (4,)})
     assert "((" not in err.hint
+
+
+# -- arguments, limits and numbers past every range ------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, cls", [
+    ({"shapes": [("A", (2, 2))]}, matdiff.ShapeSpecError),
+    ({"shapes": "A=n,n"}, matdiff.ShapeSpecError),
+    ({"shapes": {3: "n"}}, matdiff.ShapeSpecError),
+    ({"shapes": {"A": "²"}}, matdiff.ShapeSpecError),
+    ({"shapes": {"A": "9" * 5000}}, matdiff.ShapeSpecError),
+    ({"assume": {"A": None}}, AssumptionError),
+    ({"assume": ["A"]}, AssumptionError),
+    ({"assume": {"A": 3}}, AssumptionError),
+])
+def test_bad_declarations_are_matdiff_errors(kwargs, cls):
+    with pytest.raises(cls):
+        read("A @ x", **kwargs)
+
+
+@pytest.mark.parametrize("text, shapes, prop", [
+    ("alpha * sum(x)", None, "diagonal"),
+    ("a * sum(x)", {"a": ()}, "spd"),
+    ("λ ** 2", None, "symmetric"),
+])
+def test_scalar_cannot_be_a_square_property(text, shapes, prop):
+    name = text.split()[0]
+    err = _raise(text, shapes, {name: prop})
+    assert isinstance(err, AssumptionError) and "scalar" in err.message and prop in err.message
+    assert err.column == 0 and "positive" in err.hint
+
+
+@pytest.mark.parametrize("text, column", [("kron W", 0), ("A kron B", 2), ("blockdot X", 0)])
+def test_two_argument_function_without_parentheses(text, column):
+    err = _raise(text)
+    assert type(err) is ParseError and err.column == column
+    assert "parentheses" in err.message and "(A, B)" in err.hint
+
+
+@pytest.mark.parametrize("text, limit", [
+    ("X" + "²" * 5000, "MAX_INT_DIGITS"),
+    ("X" + "⁻" + "¹" * 30, "MAX_INT_DIGITS"),
+    ("eye(" + "9" * 30 + ")", "MAX_INT_DIGITS"),
+    ("x" * 50_001, "MAX_LENGTH"),
+    ("exp(" * 300 + "x" + ")" * 300, "MAX_DEPTH"),
+    ("x" + " / x" * 300, "MAX_DEPTH"),        # (x / x) / x …: each division nests
+    ("log " * 300 + "x", "MAX_DEPTH"),        # each function name of a paper product nests
+])
+def test_limits_are_named(text, limit):
+    err = _raise(text)
+    assert type(err) is ParseError and limit in err.message, err.message
+    assert 0 <= err.span[0] <= err.span[1] <= len(text) + 1
+
+
+def test_long_fraction_and_number_are_floats():
+    assert parse("1" + "0" * 30 + "/3 * x").shape.cols == 1
+    assert parse("x ** " + "9" * 300).shape.cols == 1
+
+
+def test_64_layer_mlp_reads_and_the_limits_can_be_raised():
+    """A 64-layer MLP written out is 196 levels deep: within MAX_DEPTH, and read without a
+    RecursionError; a module attribute raises the limit."""
+    from matdiff import syntax
+    text = "x"
+    for i in range(1, 65):
+        text = f"tanh(W{i} @ {text} + b{i})"
+    assert parse(f"sum({text})").shape.is_scalar
+    deep = "exp(" * 400 + "x" + ")" * 400
+    assert "MAX_DEPTH" in _raise(deep).message
+    old = syntax.MAX_DEPTH
+    syntax.MAX_DEPTH = 1000
+    try:
+        assert parse(deep).shape.cols == 1
+    finally:
+        syntax.MAX_DEPTH = old
+
+
+def test_a_long_line_is_quoted_in_a_window():
+    text = "x + " * 2000 + "y @ y"
+    err = _raise(text, {"x": (3,), "y": (3,)})
+    quoted = str(err).splitlines()[1]
+    assert len(quoted) < 110 and quoted.startswith("  …")
+    assert _caret_column(_str(err)) == err.column
