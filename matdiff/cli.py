@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     dv.add_argument("--wrt", default=None, help="the variables, comma-separated (or: wrt VAR after EXPR)")
     dv.add_argument("--format", choices=("text", "unicode", "latex", "numpy", "json"), default="text")
     dv.add_argument("--verify", action="store_true", help="check the result by finite differences")
+    dv.add_argument("--steps", action="store_true",
+                    help="show the derivation step by step, each rule named (with --jacobian: the chain rule)")
     dv.add_argument("--seed", type=int, default=0, help="seed for --verify (default 0)")
     what = dv.add_mutually_exclusive_group()
     what.add_argument("--jacobian", dest="what", action="store_const", const="jacobian",
@@ -160,7 +162,7 @@ def _main(argv, plain: bool, plain_errors: bool) -> int:
         elif rest:
             parser.error(f"unexpected arguments: {' '.join(rest)}")
         return _derive(args.expr, wrt, shapes, assume, args.format, args.verify, args.seed,
-                       args.what, args.layout, plain)
+                       args.what, args.layout, plain, args.steps)
     except MatdiffError as e:
         print(f"matdiff: {e.kind}: {e.render(ascii=plain_errors)}", file=sys.stderr)
         return 1
@@ -268,7 +270,8 @@ def _matrices(d, what: str) -> list[tuple[str, str, object]]:
     return out
 
 
-def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="numerator", plain=False) -> int:
+def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="numerator", plain=False,
+            steps=False) -> int:
     from .derivation import derive
     from .errors import MatdiffError
     d = derive(text, wrt, shapes, assume, layout=layout)
@@ -292,6 +295,7 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
             report = d.verify(seed=seed) if scalar else verify_directional(d, seed=seed)
     dirs = ", ".join(f"{v.name} for {k}" for k, v in d.directions.items())
     kind = what or "gradient"
+    taken = (d.steps() + (d.jacobian_steps() if what == "jacobian" else [])) if steps else []
 
     if fmt == "numpy":
         if not scalar and what is None:
@@ -313,6 +317,8 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
         if report is not None:
             out["verify"] = {"ok": report.ok, "max_rel_error": report.max_rel_error,
                              "sizes": report.sizes, "seed": report.seed}
+        if steps:
+            out["steps"] = [s.to_json() for s in taken]
         print(json.dumps(out, indent=2, ensure_ascii=plain))
     else:
         lines = [f"read as:  {d.reading.read_as}"]
@@ -335,6 +341,10 @@ def _derive(text, wrt, shapes, assume, fmt, verify, seed, what=None, layout="num
                          "DF|X[V] above is its derivative (--jacobian, --kron for its matrix)")
         for _, label, m in mats:
             lines.append(f"{label}:\n    {show(m)}")
+        if steps:
+            lines.append("steps:")
+            for i, s in enumerate(taken, 1):
+                lines.append(f"  {i}. " + (s.to_latex() if fmt == "latex" else f"{s.to_unicode()}\n       ({s.why})"))
         if report is not None:
             lines.append(str(report))
         print("\n".join(lines))

@@ -365,3 +365,19 @@ def test_closed_pipe_is_not_a_traceback():
     p.stdout.close()
     _, err = p.communicate(timeout=60)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
+def test_derive_steps(capsys):
+    """--steps lists the rules the engine applied, numbered, each with its reason; --jacobian
+    adds the chain rule as a product of factors; JSON carries them as objects."""
+    code, out, err = run(capsys, "derive", "x.T @ A @ x", "wrt", "x", "--steps")
+    assert code == 0, err
+    steps = out.split("steps:\n", 1)[1]
+    assert "product rule: D(xᵀAx)[v] = vᵀAx + xᵀAv" in steps
+    assert "transpose of a scalar: xᵀAv = ⟨Aᵀx, v⟩" in steps
+    assert "gradient: ∇_x f = (A + Aᵀ)x" in steps
+    code, out, err = run(capsys, "derive", "sigmoid(W2 @ tanh(W1 @ x))", "wrt", "x", "--jacobian", "--steps")
+    assert code == 0 and "chain rule: J_x = diag(" in out and "reverse mode (VJP)" in out, err
+    code, out, err = run(capsys, "derive", "logdet(X)", "wrt", "X", "--format", "json", "--steps")
+    rules = [s["rule"] for s in json.loads(out)["steps"]]
+    assert code == 0 and rules[0] == "derivative table" and rules[-1] == "gradient", rules
