@@ -219,7 +219,9 @@ def norm(t: Term, squared: bool, bars: bool) -> Term:
     f = lambda env: np.full((1, 1), math.sqrt(np.sum(t.value(env) ** 2)) ** (2 if squared else 1))  # noqa: E731
     matrix = t.shape[0] != 1 and t.shape[1] != 1
     if bars and "‖" not in t.paper:
-        paper, paper_prec = "‖" + t.paper + "‖" + ("²" if squared else "") + ("_F" if matrix else ""), ATOM
+        # ‖x‖² is a power: a power of it needs brackets ((‖x‖²)⁰, not ‖x‖²⁰, which is ‖x‖²⁰)
+        paper = "‖" + t.paper + "‖" + ("²" if squared else "") + ("_F" if matrix else "")
+        paper_prec = POWER if squared else ATOM
     else:
         paper, paper_prec = f"norm({t.paper})" + ("²" if squared else ""), ATOM if not squared else POWER
     return Term(f"norm({t.np})" + (" ** 2" if squared else ""), paper, (1, 1), f,

@@ -32,6 +32,8 @@ def collect_factors(e: Expr):
         if isinstance(f, Const):
             if f.value == 0 and k < 0:
                 powers[f] = powers.get(f, 0) + k
+            elif abs(f.value) > 1 and k > 1 and k * math.log2(abs(f.value)) > 1100:
+                raise OverflowError   # past float range, and slow to compute exactly (3 ** 3 ** 3 ** 3)
             else:
                 coef *= f.value ** k
         elif is_op(f, "mul"):
