@@ -95,6 +95,8 @@ def collect_terms(e: Expr):
         if is_zero(t):
             continue
         c, rest = split_coef(t)
+        if rest is not None and is_zero(rest):
+            continue   # c·0 = 0
         if wide and is_op(rest, "ones"):
             rest = None   # 𝟙 + log x is 1 + log x: the other terms give the shape
         key = term_key(rest)
