@@ -57,6 +57,11 @@ def collect_factors(e: Expr):
 
     try:
         add(e, 1)
+        # (b^c)^k with c an integer and a whole k (½ + ½) is b^(ck): (x²)^½ ⊙ (x²)^½ ⊙ x² = x⁴
+        whole = [f for f, k in powers.items() if is_op(f, "power") and isinstance(f.args[1], Const)
+                 and isinstance(f.args[1].value, int) and float(k).is_integer() and k != 0]
+        for f in whole:
+            add(f.args[0], f.args[1].value * int(powers.pop(f)))
         representable = math.isfinite(coef)
     except OverflowError:
         representable = False
