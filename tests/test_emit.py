@@ -428,3 +428,18 @@ def test_log_sigmoid_does_not_underflow():
     value = d.value_function()(X=X, w=w)
     assert math.isclose(value, -1000.0 - math.log1p(math.exp(-40.0)), rel_tol=1e-12)
     assert np.allclose(d.gradient_function()(X=X, w=w), [-1000.0 + 40.0 / (1 + math.exp(40.0))], rtol=1e-12)
+
+
+def test_checked_functions_keep_float32_and_refuse_what_has_no_answer():
+    """float32 in, float32 out; a NaN input or a singular matrix met on the way is a DomainError,
+    never a silent NaN or a LinAlgError from NumPy."""
+    from matdiff import DomainError
+    g = matdiff.derive("x.T @ A @ x", "x").gradient_function()
+    assert g(x=np.ones(3, dtype=np.float32), A=np.eye(3, dtype=np.float32)).dtype == np.float32
+    assert g(x=np.ones(3, dtype=int), A=np.eye(3)).dtype == np.float64
+    with pytest.raises(DomainError, match="NaN"):
+        g(x=np.array([1.0, np.nan, 2.0]), A=np.eye(3))
+    with pytest.raises(DomainError, match="singular|does not exist"):
+        matdiff.derive("det(x @ x.T)", "x").gradient_function()(x=np.array([1.0, 2.0]))
+    with pytest.raises(DomainError):
+        matdiff.derive("sum(y) / (alpha - alpha)", "y").gradient_function()(y=np.ones(3), alpha=1.0)

@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 
-from ..errors import DerivationError, ShapeError
+from ..errors import DerivationError, DomainError, ShapeError
 from ..expr import OPS, Call, Const, Expr, Symbol
 from .np_rewrites import PRODUCT_FORMS, REWRITES, paren, size_of
 
@@ -425,8 +425,10 @@ def size_keywords(fn, keywords) -> tuple:
 
 
 def checked(fn, params: list[Symbol]):
-    """Wrap an emitted function: arrays by keyword, converted to float, their shapes checked
-    against the declared ones (a ShapeError names the array and the expected shape)."""
+    """Wrap an emitted function: arrays by keyword, their shapes checked against the declared
+    ones (a ShapeError names the array and the expected shape); floats keep their precision
+    (float32 in, float32 out), other numbers become float64; a NaN or infinite input, or a
+    singular matrix met on the way, is a DomainError rather than a silent NaN or a NumPy error."""
     import numpy as np
     names = {py_name(p.name): p for p in params}
     sizes = size_keywords(fn, names)
@@ -447,7 +449,13 @@ def checked(fn, params: list[Symbol]):
         dims: dict = {}
         conv = {}
         for n, p in names.items():
-            a = np.asarray(arrays[n], dtype=float)
+            a = np.asarray(arrays[n])
+            if a.dtype.kind == "c":
+                raise DomainError(f"{n} is complex; matdiff's functions take real arrays")
+            if a.dtype.kind != "f":
+                a = a.astype(float)
+            if not np.all(np.isfinite(a)):
+                raise DomainError(f"{n} holds NaN or infinite entries", hint="the result would be NaN")
             want = p.shape.numpy()
             if a.ndim != len(want):
                 raise ShapeError(f"{n} should be {_describe(p).split(': ')[1]} (a {len(want)}-D array), "
@@ -457,7 +465,11 @@ def checked(fn, params: list[Symbol]):
                 if dims.setdefault(d, got) != got:
                     raise ShapeError(f"{n} has shape {a.shape}, but {d} = {dims[d]} from another array")
             conv[n] = a
-        return fn(**conv, **{d: arrays[d] for d in sizes})
+        try:
+            return fn(**conv, **{d: arrays[d] for d in sizes})
+        except (np.linalg.LinAlgError, ZeroDivisionError) as err:   # inv, solve, slogdet of a singular matrix
+            raise DomainError(f"{fn.__name__} does not exist at this input: {err}",
+                              hint="a matrix that is inverted (or whose determinant is used) is singular here") from None
 
     wrapper.__doc__ = fn.__doc__
     wrapper.raw = fn
