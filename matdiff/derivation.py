@@ -14,6 +14,7 @@ from .expr import Call, Const, Expr, Symbol, call, substitute
 from .matrices import chain_factors, linear_map_matrix
 from .ops import eye, zeros
 from .simplify import _t, simplify, zero_like
+from .simplify.engine import rules_fired
 from .reader import Reading, read
 from .steps import Step, chain_why, derivative_step, read_off_rule, recorder, recording
 
@@ -283,8 +284,12 @@ class Derivation:
         if raw is None:
             return out
         if raw != self.directional:
+            with rules_fired() as fired:
+                simplify(raw)
+            named = ", ".join(dict.fromkeys(fired))   # each rule once, in the order it first fired
             dirs = tuple(str(d) for d in self.directions.values())
-            out.append(Step("simplify", "DF[V] simplified", self.value_expr, self.directional, "derivative", dirs))
+            out.append(Step("simplify", f"DF[V] simplified by the rules {named}" if named else "DF[V] simplified",
+                            self.value_expr, self.directional, "derivative", dirs))
         if not self.expr.shape.is_scalar:
             return out
         for name in self.wrt:
@@ -301,7 +306,11 @@ class Derivation:
                 out.append(Step(rule, why, t, g, "read off", (str(d),)))
                 parts.append(g)
             total = project(call("add", *parts), self.variables[name]) if parts else zeros(d.shape)
-            out.append(Step("gradient", "∇f is what DF[V] = ⟨∇f, V⟩ pairs with V, simplified",
+            with rules_fired() as fired:
+                simplify(total)
+            named = ", ".join(dict.fromkeys(fired))
+            out.append(Step("gradient", "∇f is what DF[V] = ⟨∇f, V⟩ pairs with V"
+                            + (f", simplified by the rules {named}" if named else ""),
                             total, self.gradients[name], "gradient", var=name))
         return out
 

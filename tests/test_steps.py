@@ -114,6 +114,7 @@ def test_the_lecture_form_of_xtax():
     assert "inner product: vᵀAx = ⟨Ax, v⟩" in text
     assert "transpose of a scalar: xᵀAv = ⟨Aᵀx, v⟩" in text
     assert text[-1] == "gradient: ∇_x f = (A + Aᵀ)x"
+    assert "factor_terms" in d.steps()[-1].why   # Ax + Aᵀx = (A + Aᵀ)x, by the rule that did it
 
 
 def test_axc_is_linear_in_x():

@@ -5,6 +5,8 @@ until none fires, asserting that every rewrite keeps the shape."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache, wraps
 from typing import Callable
 
@@ -80,11 +82,27 @@ def index_for(rules: tuple) -> RuleIndex:
     return RuleIndex(rules)
 
 
+_FIRED: ContextVar[list | None] = ContextVar("matdiff_rules_fired", default=None)
+
+
+@contextmanager
+def rules_fired():
+    """The names of the rules that rewrote something inside the block, in the order they did
+    (for the steps of a derivation; nothing is noted outside such a block)."""
+    fired: list[str] = []
+    token = _FIRED.set(fired)
+    try:
+        yield fired
+    finally:
+        _FIRED.reset(token)
+
+
 def run(e: Expr, rules: tuple) -> Expr:
     """The fixpoint of `rules` over e: children first, then the node's own rules until none fires.
     Shared subexpressions are simplified once (one memo per call)."""
     rules_at = index_for(rules)
     memo: dict[Expr, Expr] = {}
+    fired = _FIRED.get()
 
     def go(node: Expr, budget: int = MAX_REWRITES) -> Expr:
         hit = memo.get(node)
@@ -103,12 +121,17 @@ def run(e: Expr, rules: tuple) -> Expr:
                     continue
                 assert new.shape == out.shape, f"{r.__name__} changed {out.shape} to {new.shape}"
                 if trial:
+                    noted = len(fired) if fired is not None else 0
                     new = go(new, budget - 1)
                     if size_shown(new) >= size_shown(out):
+                        if fired is not None:
+                            del fired[noted:]   # what the trial fired was not taken either
                         continue          # it does not pay: not taken
                     out = new
                 else:
                     out = go(new, budget - 1) if isinstance(new, Call) and new is not out else new
+                if fired is not None:
+                    fired.append(r.__name__)
                 break
             else:
                 break
