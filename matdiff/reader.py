@@ -232,15 +232,15 @@ class _Builder:
 
     def b_product(self, node):
         acc, acc_span = self.build(node.kids[0]), node.kids[0].span
-        ops = [op for op, _ in node.value[1:]]
+        operators = [op for op, _ in node.value[1:]]
         i = 0
-        while i < len(ops):
-            op, kid = ops[i], node.kids[i + 1]
+        while i < len(operators):
+            op, kid = operators[i], node.kids[i + 1]
             span = _join(node.kids[0], kid)
             run = PRODUCT_RUNS.get(op)
             if run is not None:   # a run of @ (or of *) is one product: linear in its length (A @ B @ … @ x)
                 j = i
-                while j + 1 < len(ops) and PRODUCT_RUNS.get(ops[j + 1]) == run:
+                while j + 1 < len(operators) and PRODUCT_RUNS.get(operators[j + 1]) == run:
                     j += 1
                 factors = [(acc, acc_span)] + [(self.build(k), k.span) for k in node.kids[i + 1:j + 2]]
                 acc_span = _join(node.kids[0], node.kids[j + 1])
