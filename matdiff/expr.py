@@ -47,11 +47,28 @@ class Expr:
         raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
+        """Structural equality, without recursion (expressions may be hundreds of levels deep)
+        and each pair of nodes compared once (equal but distinct shared DAGs compare in time
+        linear in their size, not exponential in their depth)."""
         if self is other:
             return True
         if not isinstance(other, Expr) or self._hash != other._hash:
             return False
-        return self._key() == other._key()
+        stack, seen = [(self, other)], set()
+        while stack:
+            a, b = stack.pop()
+            if a is b or (id(a), id(b)) in seen:
+                continue
+            if a._hash != b._hash or type(a) is not type(b):
+                return False
+            seen.add((id(a), id(b)))
+            if type(a) is Call:
+                if a.op.name != b.op.name or a.params != b.params or len(a.args) != len(b.args):
+                    return False
+                stack.extend(zip(a.args, b.args))
+            elif a._key() != b._key():
+                return False
+        return True
 
     def __hash__(self) -> int:
         return self._hash
