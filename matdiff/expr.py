@@ -6,6 +6,8 @@ constructors, so rules can be written as formulas: `A.T @ ct @ C.T`."""
 from __future__ import annotations
 
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -150,11 +152,40 @@ class Expr:
             stack.append((node, True))
             stack.extend((c, False) for c in reversed(node.children))
 
+    def depth(self) -> int:
+        """The number of levels from this node down to its deepest leaf (iterative)."""
+        below: dict[int, int] = {}
+        for n in self.walk():
+            below[id(n)] = 1 + max((below[id(c)] for c in n.children), default=0)
+        return below[id(self)]
+
     def symbols(self) -> dict[str, "Symbol"]:
         return {n.name: n for n in self.walk() if isinstance(n, Symbol)}
 
     def depends_on(self, names) -> bool:
         return any(isinstance(n, Symbol) and n.name in names for n in self.walk())
+
+
+@contextmanager
+def stack_room(levels: int, frames_per_level: int):
+    """Room on Python's stack for a recursive pass over `levels` levels of nesting, a few frames
+    each, above the caller's: the default limit of 1000 frames would stop the reader, the
+    printers or the simplifier at the 30th layer of a 64-layer network. The limit is put back
+    after (unless someone changed it meanwhile); nothing is done when it is already enough."""
+    old = sys.getrecursionlimit()
+    frame, here = sys._getframe(1), 0
+    while frame is not None:
+        frame, here = frame.f_back, here + 1
+    need = here + frames_per_level * levels + 100
+    if need <= old:
+        yield
+        return
+    sys.setrecursionlimit(need)
+    try:
+        yield
+    finally:
+        if sys.getrecursionlimit() == need:
+            sys.setrecursionlimit(old)
 
 
 class Symbol(Expr):

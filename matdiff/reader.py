@@ -8,15 +8,13 @@ import difflib
 import itertools
 import math
 import re
-import sys
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ops  # noqa: F401  (registers the ops)
 from .emit.pretty import closed_group
 from .errors import AssumptionError, ParseError, ShapeError, ShapeSpecError, UnknownFunctionError
-from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call, tidy_hint
+from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call, stack_room, tidy_hint
 from .shapes import SCALAR, DimVar, Shape, Unifier, dim_mul, parse_shape
 from . import syntax
 from .syntax import PRODUCT_RUNS, Node, _join, syntax_tree
@@ -73,7 +71,7 @@ def read(text: str, shapes: dict | None = None, assume: dict | None = None, styl
     tree = syntax_tree(text)
     token = DIMS.set(builder.dims)
     try:
-        with _stack_room(tree.depth):
+        with stack_room(tree.depth, FRAMES_PER_LEVEL):
             return builder.finish(builder.build(tree))
     except RecursionError:   # not expected within MAX_DEPTH; said as the limit it stands for
         raise ParseError(f"expression nested too deeply to read (the limit matdiff.syntax.MAX_DEPTH is "
@@ -84,31 +82,6 @@ def read(text: str, shapes: dict | None = None, assume: dict | None = None, styl
 
 
 FRAMES_PER_LEVEL = 8   # the most Python frames the builder spends on one level of nesting
-
-
-@contextmanager
-def _stack_room(depth: int):
-    """The builder recurses along the syntax tree, a few frames per level, and the tree's depth
-    is bounded by syntax.MAX_DEPTH: make room for that many frames above the caller's (Python's
-    default limit of 1000 frames would stop a 64-layer MLP at its 30th layer)."""
-    old = sys.getrecursionlimit()
-    need = _stack_depth() + FRAMES_PER_LEVEL * depth + 100
-    if need <= old:
-        yield
-        return
-    sys.setrecursionlimit(need)
-    try:
-        yield
-    finally:
-        if sys.getrecursionlimit() == need:   # unless someone changed it meanwhile
-            sys.setrecursionlimit(old)
-
-
-def _stack_depth() -> int:
-    frame, n = sys._getframe(1), 0
-    while frame is not None:
-        frame, n = frame.f_back, n + 1
-    return n
 
 
 class _Builder:

@@ -25,7 +25,7 @@ import re
 import unicodedata
 
 from ..errors import DerivationError, DomainError, ShapeError
-from ..expr import OPS, Call, Const, Expr, Symbol
+from ..expr import OPS, Call, Const, Expr, Symbol, stack_room
 from .np_rewrites import PRODUCT_FORMS, REWRITES, paren, size_of
 
 
@@ -322,10 +322,14 @@ def _dim_lines(params: list[Symbol], names: _Names) -> list[str]:
     return lines
 
 
+EMIT_FRAMES = 12   # the most Python frames the emitter spends on one level of nesting
+
+
 def function_source(fname: str, params: list[Symbol], outputs: list[Expr], doc: str) -> tuple[str, dict]:
     names = _Names(params, _needed_dims(outputs))
     em = _Emitter(outputs, names)
-    codes = [em.code(o)[0] for o in outputs]
+    with stack_room(max(o.depth() for o in outputs), EMIT_FRAMES):   # the printers recurse
+        codes = [em.code(o)[0] for o in outputs]
     used = set(re.findall(r"\w+", "\n".join(em.lines + codes)))
     dims = [ln for ln in _dim_lines(params, names) if ln.split(" = ")[0] in used]   # x + a needs no n
     body = names.receiving_lines() + dims + em.lines

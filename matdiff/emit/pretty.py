@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..expr import SPELLINGS, Call, Const, Expr, Symbol
+from ..expr import SPELLINGS, Call, Const, Expr, Symbol, stack_room
 
 GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
          "η": "eta", "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu",
@@ -146,13 +146,21 @@ def closed_group(s: str) -> bool:
 _TEXT, _UNICODE, _LATEX = Printer("text"), Printer("unicode"), Printer("latex")
 
 
+PRINT_FRAMES = 10   # the most Python frames a printer spends on one level of nesting
+
+
+def _printed(printer: "Printer", e: Expr) -> str:
+    with stack_room(e.depth(), PRINT_FRAMES):   # the printers recurse along the expression
+        return printer(e)
+
+
 def to_text(e: Expr) -> str:
-    return _TEXT(e)
+    return _printed(_TEXT, e)
 
 
 def to_unicode(e: Expr) -> str:
-    return _UNICODE(e)
+    return _printed(_UNICODE, e)
 
 
 def to_latex(e: Expr) -> str:
-    return _LATEX(e)
+    return _printed(_LATEX, e)

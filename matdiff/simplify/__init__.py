@@ -14,7 +14,7 @@ every rewrite keeps the shape.
 
 from __future__ import annotations
 
-from ..expr import Expr
+from ..expr import Expr, stack_room
 from . import engine
 from .constants import (count_sum, count_trace, diag_of_constant, diagonal_of_constant, drop_unit_power,
                         fold_function, fold_power, fold_quotient, lift_broadcast, spread_matmul, unwrap_scalar,
@@ -56,10 +56,14 @@ RULES = (
 )
 
 
+SIMPLIFY_FRAMES = 16   # the most Python frames the driver and its rules spend on one level
+
+
 def simplify(e: Expr) -> Expr:
     """The canonical textbook form of e: RULES (as this module holds them when called) to a
     fixpoint."""
-    return engine.run(e, RULES)
+    with stack_room(e.depth(), SIMPLIFY_FRAMES):   # the driver recurses along the expression
+        return engine.run(e, RULES)
 
 
 def rules_by_op() -> dict[str, tuple[str, ...]]:
