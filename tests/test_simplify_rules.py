@@ -746,7 +746,7 @@ def test_rule_keeps_shape_and_value(rule):
     strategy, n_examples = STRATEGIES[rule.__name__]
     tried, fired = 0, 0
 
-    @settings(max_examples=n_examples, deadline=None, database=None,
+    @settings(max_examples=n_examples, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(strategy, st.integers(0, 2**16))
     def run(e, seed):
@@ -755,7 +755,9 @@ def test_rule_keeps_shape_and_value(rule):
         fired += check_rule(rule, e, seed)
 
     run()
-    # a strategy that drifted away from its rule's pattern would test nothing
+    # a strategy that drifted away from its rule's pattern would test nothing; the draws are
+    # derandomized, so that this count is the same on every run (a rule that fires on 10 % of
+    # random draws would fall below it now and then)
     assert fired >= max(1, tried // 10), f"{rule.__name__} fired on {fired} of {tried} examples"
 
 
@@ -763,7 +765,7 @@ def test_rule_keeps_shape_and_value(rule):
 def test_normal_forms_are_reached_in_one_step(name):
     rule = _rule(name)
 
-    @settings(max_examples=150, deadline=None, database=None,
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(STRATEGIES[name][0])
     def run(e):
