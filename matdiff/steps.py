@@ -14,23 +14,29 @@ from dataclasses import dataclass
 from .expr import Call, Expr, Symbol
 from .shapes import SCALAR
 
-_RECORDER: ContextVar[list | None] = ContextVar("matdiff_steps", default=None)
+
+class Log:
+    """A list the engine appends to while a `with log.open()` block runs, and None outside one:
+    noting what was done costs nothing when no one asks."""
+
+    def __init__(self, name: str):
+        self._var: ContextVar[list | None] = ContextVar(name, default=None)
+
+    @contextmanager
+    def open(self):
+        items: list = []
+        token = self._var.set(items)
+        try:
+            yield items
+        finally:
+            self._var.reset(token)
+
+    def current(self) -> list | None:
+        return self._var.get()
 
 
-@contextmanager
-def recording():
-    """Collect the steps taken inside the block (a list, filled as the engine goes)."""
-    steps: list[Step] = []
-    token = _RECORDER.set(steps)
-    try:
-        yield steps
-    finally:
-        _RECORDER.reset(token)
-
-
-def recorder() -> list | None:
-    """The open recording, or None: recording costs nothing when no one asks for steps."""
-    return _RECORDER.get()
+STEPS = Log("matdiff_steps")
+recording, recorder = STEPS.open, STEPS.current   # the steps the jvp driver takes
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,11 @@ until none fires, asserting that every rewrite keeps the shape."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
 from functools import lru_cache, wraps
 from typing import Callable
 
 from ..expr import Call, Expr, Op, call
+from ..steps import Log
 from .forms import op_fact, size_shown
 
 MAX_REWRITES = 200  # per node; every rule terminates, this only guards against a bad interplay
@@ -82,19 +81,10 @@ def index_for(rules: tuple) -> RuleIndex:
     return RuleIndex(rules)
 
 
-_FIRED: ContextVar[list | None] = ContextVar("matdiff_rules_fired", default=None)
-
-
-@contextmanager
-def rules_fired():
-    """The names of the rules that rewrote something inside the block, in the order they did
-    (for the steps of a derivation; nothing is noted outside such a block)."""
-    fired: list[str] = []
-    token = _FIRED.set(fired)
-    try:
-        yield fired
-    finally:
-        _FIRED.reset(token)
+# the names of the rules that rewrote something inside a `with rules_fired()` block, in order
+# (for the steps of a derivation)
+RULES_FIRED = Log("matdiff_rules_fired")
+rules_fired = RULES_FIRED.open
 
 
 def run(e: Expr, rules: tuple) -> Expr:
@@ -102,7 +92,7 @@ def run(e: Expr, rules: tuple) -> Expr:
     Shared subexpressions are simplified once (one memo per call)."""
     rules_at = index_for(rules)
     memo: dict[Expr, Expr] = {}
-    fired = _FIRED.get()
+    fired = RULES_FIRED.current()
 
     def go(node: Expr, budget: int = MAX_REWRITES) -> Expr:
         hit = memo.get(node)
