@@ -180,6 +180,9 @@ def _shapes(text: str, shapes, assume) -> int:
     print(f"read as: {r.read_as}")
     print(f"paper:   {r.expr.to_unicode()}")
     print(f"shape:   {r.expr.shape}")
+    if r.style == "numpy":
+        print("vectors: " + ("1-D arrays, as NumPy's (n,)" if r.vectors == "1-D" else
+                             "columns (n, 1): the text transposes a vector"))
     print("symbols:")
     width = max(len(n) for n in r.symbols) if r.symbols else 0
     for name, s in r.symbols.items():

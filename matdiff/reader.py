@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from . import ops  # noqa: F401  (registers the ops)
 from .emit.pretty import closed_group
-from .errors import AssumptionError, ParseError, ShapeError, ShapeSpecError, UnknownFunctionError
+from .errors import AssumptionError, MatdiffError, ParseError, ShapeError, ShapeSpecError, UnknownFunctionError
 from .expr import DIMS, OPS, SPELLINGS, Call, Const, Expr, ShapeMismatch, Symbol, call, stack_room, tidy_hint
-from .shapes import SCALAR, DimVar, Shape, Unifier, dim_mul, parse_shape
+from .shapes import _SPLIT_RE, SCALAR, DimVar, Shape, Unifier, dim_mul, parse_shape
 from . import syntax
+from .reader_numpy import AXIS_FUNCTIONS, BROADCASTING, METHOD_FUNCTIONS, NumpyReading
 from .syntax import PRODUCT_RUNS, Node, _join, syntax_tree
 
 PROPERTIES = ("symmetric", "spd", "diagonal", "positive")
@@ -30,7 +31,8 @@ MAX_MATRIX_POWER = 64   # Xᵏ is read as the product X⋯X
 MAX_INT_DIGITS = 18     # an int literal (exponent, dimension) is exact up to 10¹⁸; a longer number is a float
 NUMPY_MARKS = ("@", "**", ".T", "np.", "numpy.")
 PAPER_MARKS = ("ᵀ", "⁻", "²", "³", "‖", "σ", "⊙", "∘", "⊗", "𝟙", "½", "−")
-NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "maximum", "transpose", "where")
+_NUMPY_SYNTAX = re.compile(r"\.[A-Za-z_]\w*\(|\[|\baxis\s*=")   # a method call, a subscript, an axis
+NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "maximum", "minimum", "transpose", "where")
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -45,6 +47,7 @@ class Reading:
     symbols: dict[str, Symbol]
     inferred: list[str] = field(default_factory=list)
     style: str = "numpy"
+    vectors: str = "1-D"     # NumPy text: "1-D" arrays, or "columns" (n×1, where the text transposes a vector)
 
     @property
     def read_as(self) -> str:
@@ -67,16 +70,28 @@ def read(text: str, shapes: dict | None = None, assume: dict | None = None, styl
         raise ParseError("empty expression", text=text, span=(len(text), len(text)),
                          hint='write an expression such as "x.T @ A @ x"')
     builder = _Builder(text, shapes, assume, style)   # the declarations are checked before the text
-    builder.dim_names |= set(taken_dims)
     tree = syntax_tree(text)
-    token = DIMS.set(builder.dims)
     try:
         with stack_room(tree.depth, FRAMES_PER_LEVEL):
-            return builder.finish(builder.build(tree))
+            try:
+                reading = _read_tree(builder, tree, taken_dims)
+            except MatdiffError:
+                if builder.transposed_vector is None:
+                    raise
+            if builder.transposed_vector is not None:   # written with column vectors: read so
+                reading = _read_tree(_Builder(text, shapes, assume, style, columns=True), tree, taken_dims)
+            return reading
     except RecursionError:   # not expected within MAX_DEPTH; said as the limit it stands for
         raise ParseError(f"expression nested too deeply to read (the limit matdiff.syntax.MAX_DEPTH is "
                          f"{syntax.MAX_DEPTH} levels)", text=text, span=(0, len(text)),
                          hint="split it into smaller expressions") from None
+
+
+def _read_tree(builder, tree, taken_dims) -> Reading:
+    builder.dim_names |= set(taken_dims)
+    token = DIMS.set(builder.dims)
+    try:
+        return builder.finish(builder.build(tree))
     finally:
         DIMS.reset(token)
 
@@ -84,8 +99,9 @@ def read(text: str, shapes: dict | None = None, assume: dict | None = None, styl
 FRAMES_PER_LEVEL = 8   # the most Python frames the builder spends on one level of nesting
 
 
-class _Builder:
-    def __init__(self, text: str, shapes: dict | None, assume: dict | None, style: str = "auto"):
+class _Builder(NumpyReading):
+    def __init__(self, text: str, shapes: dict | None, assume: dict | None, style: str = "auto",
+                 columns: bool = False):
         self.text = text
         self.dims = Unifier()
         self.declared = declared_shapes(shapes)
@@ -101,8 +117,13 @@ class _Builder:
             raise ParseError(f"unknown style {style!r}", hint='style="auto", "numpy" or "math"')
         # auto: NumPy notation (words are names) when the text has its marks and none of paper's;
         # a text that mixes them (xᵀAx + x.T @ b) is read as paper, where Ax is a product
-        self.numpy_style = style == "numpy" or style == "auto" and any(t in text for t in NUMPY_MARKS) \
+        self.numpy_style = style == "numpy" or style == "auto" and (
+            any(t in text for t in NUMPY_MARKS) or _NUMPY_SYNTAX.search(text) is not None) \
             and not any(t in text for t in PAPER_MARKS)
+        # NumPy text reads vectors as 1-D arrays unless it is written with columns (see reader_numpy)
+        self.columns = columns or _declares_columns(shapes)
+        self.two_d: dict[int, Expr] = {}
+        self.transposed_vector = None
 
     # -- dispatch --------------------------------------------------------------------------------
     def build(self, node: Node) -> Expr:
@@ -152,7 +173,7 @@ class _Builder:
         hi_e, lo_e = self.build(hi), self.build(lo)
         zero = isinstance(lo_e, Const) and lo_e.value == 0
         try:
-            diff = hi_e if zero else self.apply_exprs("add", [(hi_e, hi.span), (call("neg", lo_e), lo.span)], node.span)
+            diff = hi_e if zero else self.apply_exprs("add", [(hi_e, hi.span), (self.negated(lo_e), lo.span)], node.span)
         except ShapeError as e:
             e.message = e.message.replace("cannot add", "cannot compare", 1)
             raise
@@ -162,7 +183,7 @@ class _Builder:
         return self.apply("neg", [node.kids[0]], node.span)
 
     def b_transpose(self, node):
-        return self.on_last_letter(node, lambda base: self.apply("transpose", [base], node.span))
+        return self.on_last_letter(node, lambda base: self.transpose(self.build(base), node.span))
 
     def on_last_letter(self, node, apply):
         """In paper style postfixes bind to the last letter of a word: ABᵀ = A Bᵀ, AX⁻¹ = A X⁻¹.
@@ -200,7 +221,7 @@ class _Builder:
         terms = [(self.build(node.kids[0]), node.kids[0].span)]
         for sign, kid in zip(node.value[1:], node.kids[1:], strict=True):
             term = self.build(kid)
-            terms.append((call("neg", term) if sign == "-" else term, kid.span))
+            terms.append((self.negated(term) if sign == "-" else term, kid.span))
         return self.apply_exprs("add", terms, node.span)   # one n-ary sum: linear in its length
 
     def b_product(self, node):
@@ -217,7 +238,7 @@ class _Builder:
                     j += 1
                 factors = [(acc, acc_span)] + [(self.build(k), k.span) for k in node.kids[i + 1:j + 2]]
                 acc_span = _join(node.kids[0], node.kids[j + 1])
-                acc = self.apply_exprs(run, factors, acc_span)
+                acc = self.matmul(factors, acc_span) if run == "matmul" else self.apply_exprs(run, factors, acc_span)
                 i = j + 1
                 continue
             if op == "/" and kid.kind == "juxt":   # λ/2 ‖w‖² = (λ/2)‖w‖²: the divisor is the first factor
@@ -402,11 +423,28 @@ class _Builder:
         return self.word(name, (node.span[0], node.span[0] + len(raw))) + \
             [("expr", self.build(node.kids[0]), bracket)]
 
-    def b_call(self, node):
-        raw, name, args = node.value, self.call_name(node), node.kids
-        items = self.call_items(node, name)
+    def b_call(self, node, name: str | None = None):
+        raw, name = node.value, name or self.call_name(node)
+        items = self.call_items(node, name) if not any(k.kind == "keyword" for k in node.kids) else None
         if items is not None:
             return self.fold_juxt(items)
+        op = SPELLINGS.get(name)
+        if op is not None and op.name in ("max", "min") and len(node.kids) == 2 \
+                and node.kids[1].kind != "keyword":
+            name = "maximum" if op.name == "max" else "minimum"   # max(x, y): the larger of the two
+        if name in AXIS_FUNCTIONS or op is not None and op.name in AXIS_FUNCTIONS:
+            args, named = self.keywords(node, ("axis", "keepdims") if name != "norm" else ("axis", "keepdims", "ord"),
+                                        name)
+            if "axis" in named or "keepdims" in named:
+                if len(args) != 1:
+                    raise ParseError(f"{name} takes one array and axis=", text=self.text, span=node.span)
+                x = self.build(args[0])
+                return self.along_axis(op.name if op is not None else name, x, args[0].span, named.get("axis"),
+                                       named.get("keepdims"), node.span)
+            if "ord" in named:
+                args = args + [named["ord"]]
+        else:
+            args, _ = self.keywords(node, (), name)
         if name.endswith("'"):
             return self.derivative_call(name[:-1], args, node)
         if name in NUMPY_ALIASES and name not in self.declared:
@@ -442,13 +480,15 @@ class _Builder:
                              text=self.text, span=node.span)
         built = [(self.build(a), a.span) for a in args]
         if name == "dot" and all(self.dims.shape(e.shape).is_vector for e, _ in built):
-            name = "inner"   # np.dot of two 1-D arrays is their inner product
+            name = "inner"   # np.dot of two vectors is their inner product, whatever their orientation
         if name in ("dot", "matmul"):
-            return self.apply_exprs("matmul", built, node.span)
+            return self.matmul(built, node.span)
+        (a, sa), (b, sb) = built[0], built[-1]
+        column = lambda e: e.T if self.dims.shape(e.shape).is_row else e   # noqa: E731  (np.inner/outer flatten)
         if name == "inner":
-            return self.apply_exprs("matmul", [(built[0][0].T, built[0][1]), built[1]], node.span)
+            return self.apply_exprs("matmul", [(column(a).T, sa), (column(b), sb)], node.span)
         if name == "outer":
-            return self.apply_exprs("matmul", [built[0], (built[1][0].T, built[1][1])], node.span)
+            return self.apply_exprs("matmul", [(column(a), sa), (column(b).T, sb)], node.span)
         if name == "multiply":
             return self.apply_exprs("mul", built, node.span)
         if name == "transpose":
@@ -458,13 +498,30 @@ class _Builder:
             return self.apply_exprs("add", [(self.apply_exprs("mul", [(m, ms), (a, as_)], node.span), node.span),
                                             (self.apply_exprs("mul", [(1 - m, ms), (b, bs)], node.span), node.span)],
                                     node.span)
-        if name == "maximum":
-            zero = [i for i, a in enumerate(args) if a.kind == "number" and float(a.value) == 0]
-            if not zero:
-                raise ParseError("maximum is supported as maximum(z, 0), the relu", text=self.text,
-                                 span=node.span, hint="relu(z)")
-            return self.apply_exprs("relu", [built[1 - zero[0]]], node.span)
+        if name in ("maximum", "minimum"):
+            return self.apply_exprs(name, built, node.span)
         raise ParseError(f"{name} is not supported", text=self.text, span=node.span)
+
+    def b_method(self, node):
+        """x.sum(axis=0), x.dot(y), b.reshape(-1, 1): NumPy's methods, read as their functions."""
+        name, obj = node.value, node.kids[0]
+        if name in METHOD_FUNCTIONS:
+            return self.b_call(Node("call", node.span, node.kids, value=name), name)
+        if name == "reshape":
+            args, _ = self.keywords(Node("call", node.span, node.kids[1:]), (), "reshape")
+            return self.reshape(self.build(obj), [self.reshape_dim(a) for a in args], node)
+        if name in ("ravel", "flatten") and len(node.kids) == 1:
+            return self.reshape(self.build(obj), [-1], node)
+        if name == "copy" and len(node.kids) == 1:
+            return self.build(obj)
+        raise ParseError(f"unknown method .{name}()", text=self.text, span=node.span,
+                         hint="known: " + ", ".join(f".{m}()" for m in sorted(METHOD_FUNCTIONS | {"reshape", "ravel"})))
+
+    def b_keyword(self, node):
+        raise ParseError(f"a keyword argument ({node.value}=) outside a call", text=self.text, span=node.span)
+
+    def b_slice(self, node):
+        raise ParseError("a slice (:) outside a subscript", text=self.text, span=node.span, hint="x[1:3]")
 
     def derivative_call(self, name, args, node):
         """f'(z) for an elementwise f: its derivative, as declared with f (relu' = step)."""
@@ -491,8 +548,9 @@ class _Builder:
                 raise ParseError(f"a dimension of {op.name} must be a name or a positive integer",
                                  text=self.text, span=a.span, hint=f"{op.name}(n)")
         if op.name in ("zeros", "ones") and len(dims) == 1:
-            dims.append(1)
-        return call(op, params=tuple(dims))
+            return call(op, params=(dims[0], 1))      # ones(n): 1-D
+        out = call(op, params=tuple(dims))
+        return self.mark_2d(out) if self.one_d() and dims[-1] == 1 and dims[0] != 1 else out   # ones(n, 1): 2-D
 
     # -- names -------------------------------------------------------------------------------------
     def splits(self, word: str) -> bool:
@@ -568,8 +626,10 @@ class _Builder:
         if op.name == "power" and isinstance(args[1][0], Const) and args[1][0].value < 0 and (
                 isinstance(args[0][0], Const) and args[0][0].value == 0 or _is_constant_zero(args[0][0])):
             raise ParseError("division by zero: 0 to a negative power", text=self.text, span=span)
+        if self.numpy_style and op.name in BROADCASTING:
+            args = self.broadcast(args)
         try:
-            return call(op, *[a for a, _ in args])
+            return self.result_kind(op.name, args, call(op, *[a for a, _ in args]))
         except ShapeMismatch as m:
             spans = [s for _, s in args]
             refs = m.refs if m.refs is not None else tuple(range(len(spans)))
@@ -681,13 +741,14 @@ class _Builder:
         final = remake(expr)
         symbols = {n: fresh[n] for n in names_in_order if n in used}
         inferred = [n for r, n in names.items() if r not in self.dims.products]
-        return Reading(self.text, final, symbols, inferred, "numpy" if self.numpy_style else "math")
+        return Reading(self.text, final, symbols, inferred, "numpy" if self.numpy_style else "math",
+                       "columns" if self.columns or not self.numpy_style else "1-D")
 
 
 _POSTFIXES = ("transpose", "superscript", "caret")
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _MODULE_PREFIX = re.compile(r"^(?:np|numpy|scipy)\.")
-_BUILDERS = {name[2:]: method for name, method in vars(_Builder).items() if name.startswith("b_")}
+_BUILDERS = {name[2:]: getattr(_Builder, name) for name in dir(_Builder) if name.startswith("b_")}
 _PRODUCTS = {"@": "matmul", "·": "matmul", "⋅": "matmul", "/": "div", "⊗": "kron"}   # the rest are elementwise
 
 
@@ -715,6 +776,18 @@ def _is_constant_zero(e: Expr) -> bool:
 def _simple(text: str) -> bool:
     """Needs no parentheses in a hint: a name, x.T, or a text already in parentheses."""
     return closed_group(text) or re.fullmatch(r"[\w.']+", text) is not None
+
+
+def _declares_columns(shapes) -> bool:
+    """Whether a vector is declared 2-D, (n, 1) or (1, n): its text is written with columns."""
+    if not isinstance(shapes, Mapping):
+        return False
+    for spec in shapes.values():
+        if isinstance(spec, str):
+            spec = [p for p in _SPLIT_RE.split(spec.strip().strip("()[]").strip()) if p]
+        if isinstance(spec, (tuple, list)) and len(spec) == 2 and sum(str(d).strip() == "1" for d in spec) == 1:
+            return True
+    return False
 
 
 def declared_shapes(shapes) -> dict[str, Shape]:

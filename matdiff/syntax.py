@@ -40,6 +40,8 @@ class Node:
         self.nest = 0
 
 
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
 # operators whose runs are read as one n-ary product (A @ B @ C, a * b ⊙ c): op → the IR op
 PRODUCT_RUNS = {"@": "matmul", "*": "mul", "⊙": "mul", "∘": "mul"}
 
@@ -92,14 +94,35 @@ def _tree_builder():
             return self._node("fraction", _span(c[0]), value=str(c[0]))
 
         def name(self, c):
-            value = str(c[0])
+            value = str(c[0]).translate(_SUBSCRIPT_DIGITS)   # W₁ is W1 (same length: spans hold)
             if value.endswith("}"):          # W_{1} is W_1
                 value = value.replace("_{", "_")[:-1]
             return self._node("name", _span(c[0]), value=value)
 
         def call(self, c):
             name, args, close = c
-            return self._node("call", _join(name, close), args or [], value=str(name))
+            return self._node("call", _join(name, close), args or [], value=str(name).translate(_SUBSCRIPT_DIGITS))
+
+        def method(self, c):
+            obj, name, args, close = c     # Z.sum(axis=0): the object, then the arguments
+            return self._node("method", _join(obj, close), [obj] + (args or []), value=str(name)[1:-1])
+
+        def keyword(self, c):
+            name, _, value = c
+            return self._node("keyword", _join(name, value), [value], value=str(name))
+
+        def index(self, c):
+            obj, _, subs, close = c
+            return self._node("index", _join(obj, close), [obj] + subs)
+
+        def subscripts(self, c):
+            return list(c)
+
+        def slice(self, c):
+            start, colon, stop = c         # a:b, :b, a:, : (a bound left out is None)
+            span = (_span(start or colon)[0], _span(stop or colon)[1])
+            return self._node("slice", span, [k for k in (start, stop) if k is not None],
+                              value=(start is not None, stop is not None))
 
         def args(self, c):
             return list(c)
@@ -306,7 +329,7 @@ class _LarkRuntime:
 
 
 # read by _parser when it sets up the table runner: one text through most rules and terminals
-_PROBE = "-‖x‖²_F + tr(X⁻¹ A)ᵀ ⊙ f(a, b) ** 2 - 1/2 xᵀAx @ W' ^ -1 * 2.5e-3 > (y) + {z}"
+_PROBE = "-‖x‖²_F + tr(X⁻¹ A)ᵀ ⊙ f(a, b) ** 2 - 1/2 xᵀAx @ W' ^ -1 * 2.5e-3 > (y) + {z} + Z.sum(axis=0)[1:, :2, None]"
 
 
 @lru_cache(maxsize=1)
@@ -383,9 +406,8 @@ def syntax_tree(text: str) -> Node:
 def _unexpected_char(text: str, pos: int) -> ParseError:
     ch = text[pos] if pos < len(text) else ""
     hints = {"|": "use abs(x) for the absolute value and ‖x‖ or norm(x) for the norm",
-             "[": "indexing and array literals are not part of the language; name the matrix instead",
-             "=": "write only the expression (no assignment)", ",": "commas separate function arguments only",
-             "}": "unbalanced '}'", ")": "unbalanced ')'", ".": "the only attribute is .T (transpose)",
+             "=": "write only the expression (no assignment); a keyword argument goes inside a call: sum(Z, axis=0)", ",": "commas separate function arguments only",
+             "}": "unbalanced '}'", ")": "unbalanced ')'", ".": "the attributes are .T and methods such as .sum(axis=0), .dot(y), .reshape(-1, 1)",
              "_": "names start with a letter; a norm subscript follows the closing bar: ‖X‖_F"}
     shown = ch if ch.isprintable() and not ch.isspace() else repr(ch)
     return ParseError(f"unexpected character {shown!r}" if ch.isprintable() else f"unexpected character {shown}",
@@ -408,6 +430,8 @@ def _unexpected_token(text: str, tok) -> ParseError:
         hint = "unbalanced ')'" if text[:pos].count("(") <= text[:pos].count(")") else "an operand is missing before ')'"
     elif tok.type in ("PRODUCT_OP", "POW", "CARET"):
         hint = f"'{value}' needs an operand on its left"
+    elif tok.type == "LBRACKET":
+        hint = "array literals are not part of the language; name the matrix instead"
     elif tok.type == "NORM_CLOSE":
         hint = "an operand is missing before the closing bar"
     return ParseError(f"unexpected '{value}'", text=text, span=(pos, pos + length), hint=hint)

@@ -72,7 +72,7 @@ def test_shape_error_shows_caret_and_hint(capsys, text):
     assert code == 1
     assert out == ""
     lines = err.splitlines()
-    assert lines[0].startswith("matdiff: shape error:") and "m×n" in lines[0] and "m×1" in lines[0], err
+    assert lines[0].startswith("matdiff: shape error:") and "m×n" in lines[0] and "1-D, length m" in lines[0], err
     start = text.index("W @ x")
     assert lines[1] == "  " + text
     assert lines[2] == "  " + " " * start + "^" * len("W @ x"), err
