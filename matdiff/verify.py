@@ -6,7 +6,9 @@ cannot pass. The emitted value() is compared with that reference too, its own ve
 Inputs are sampled from each symbol's domain (det > 0 for logdet, invertible for inv/det, SPD
 where declared, positive for log/sqrt and fractional powers, away from the kinks of relu/abs),
 in float64, non-symmetric unless declared, with a distinct size for each symbolic dim so that a
-missing transpose cannot hide; where f overflows, the samples are scaled down.
+missing transpose cannot hide (each as large as the constant indices need: x[5] needs n ≥ 6);
+away from the kinks ops declare (a = b in maximum(a, b), ties for the max of a row); where f
+overflows, the samples are scaled down.
 
 The check: along random directions V, compare ⟨G, V⟩ with the central difference
 (f(X + hV) − f(X − hV)) / 2h, h = 1e-5 · max(1, max|X|), and report the relative error
@@ -21,6 +23,8 @@ A gradient that is identically zero is checked at more points before it is belie
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
 
 from .errors import DomainError
@@ -58,13 +62,18 @@ class Report:
 
 def _tags(node: Call):
     """(tag, argument) for each argument of `node` with a domain; a power's depends on its
-    exponent: a negative integer needs a nonzero base, any other non-integer a positive one."""
+    exponent: a negative integer needs a nonzero base, any other non-integer a positive one.
+    Then the op's kinks (`extra["kinks"]`: node → [(tag, expression)]), which may lie in what its
+    arguments are together (maximum(a, b) at a = b) or in its params (ties along an axis)."""
     for tag, a in zip(node.op.domain, node.args):
         if tag == "power":
             v = getattr(node.args[1], "value", None)
             tag = "nonzero" if isinstance(v, int) and v < 0 else "any" if isinstance(v, int) else "positive"
         if tag != "any":
             yield tag, a
+    kinks = node.op.extra.get("kinks")
+    if kinks is not None:
+        yield from kinks(node)
 
 
 def domains(expr) -> dict[str, set]:
@@ -79,6 +88,25 @@ def domains(expr) -> dict[str, set]:
             if isinstance(a, Symbol):
                 out.setdefault(a.name, set()).add(tag)
     return out
+
+
+def _least_sizes(expr) -> dict:
+    """The least size of each named dim that the constant indices in `expr` need (x[5] needs
+    n ≥ 6), from what the indexing ops declare (`min_sizes`: (dim, least) per node); a product
+    dim m·n shares its need among its factors."""
+    need: dict = {}
+    for node in expr.walk():
+        least = node.op.extra.get("min_sizes") if isinstance(node, Call) else None
+        for d, k in least(node) if least else ():
+            factors = str(d).split("·")
+            fixed = math.prod(int(f) for f in factors if f.isdigit())
+            names = [f for f in factors if not f.isdigit()]
+            each = 1
+            while fixed * each ** len(names) < k:
+                each += 1
+            for f in names:
+                need[f] = max(need.get(f, 1), each)
+    return need
 
 
 def _dims_of_constants(expr) -> list:
@@ -103,12 +131,23 @@ class Sampler:
         taken = {d for s in symbols.values() for d in s.shape if isinstance(d, int)}
         pool = [n for n in SIZES if n not in taken] or list(SIZES)
         self.sizes = {d: pool[i % len(pool)] for i, d in enumerate(dims)}
+        self.least = _least_sizes(expr)
+        self._fit_indices()
         self.seed = seed
 
+    def _fit_indices(self) -> None:
+        """Each size that a constant index needs larger (x[5] needs n ≥ 6) raised to the smallest
+        size at least that large and not in use (sizes stay distinct)."""
+        for d, k in self.least.items():
+            if self.sizes.get(d, k) < k:
+                used = set(self.sizes.values())
+                self.sizes[d] = next(n for n in itertools.count(k) if n not in used)
+
     def shuffle_sizes(self) -> None:
-        """The same sizes, largest first (keeps them distinct)."""
+        """The same sizes, largest first (keeps them distinct), and as large as the indices need."""
         values = sorted(self.sizes.values(), reverse=True)
         self.sizes = dict(zip(self.sizes, values))
+        self._fit_indices()
 
     def size(self, d) -> int:
         if isinstance(d, int):
@@ -175,8 +214,15 @@ def _domain_checks(expr) -> list[tuple[str, object]]:
     out = []
     for node in expr.walk():
         if isinstance(node, Call):
-            out += [(tag, a) for tag, a in _tags(node) if not isinstance(a, Symbol)]
+            out += [(tag, a) for tag, a in _tags(node) if not isinstance(a, Symbol) or not _sampled(tag)]
     return out
+
+
+def _sampled(tag) -> bool:
+    """Whether the sampler draws a symbol inside this domain by construction. Ties along an
+    axis it does not avoid (continuous draws tie with probability 0, but may come close), so a
+    symbol with that tag is checked like a compound argument."""
+    return not (isinstance(tag, tuple) and tag[0] == "untied")
 
 
 MARGIN = 1e-3   # how far from a kink or a domain's edge, relative to the argument's own size
@@ -199,11 +245,25 @@ def _in_domain(tag: str, v) -> bool:
         return float(np.min(v)) - tag[1] > MARGIN * max(scale, abs(tag[1]))
     if tag == "not_all_zero":   # ‖X‖ is smooth away from X = 0
         return scale > 1e-300
+    if isinstance(tag, tuple) and tag[0] == "untied":   # ("untied", axis, ±1): a max (min) per line
+        return _untied(v, tag[1], tag[2], scale)
     if tag in ("spd", "posdet", "invertible"):
         if v.ndim != 2 or np.linalg.cond(v) > 1e8:
             return False
         return tag == "invertible" or np.linalg.slogdet(v)[0] > 0
     return True
+
+
+def _untied(v, axis, sign: int, scale: float) -> bool:
+    """Whether the largest entry (sign 1; the smallest for −1) of each line along the axis (each
+    row for axis 1, each column for 0, all entries for None) leads the next by the margin: a
+    step of h cannot hand the max to another entry."""
+    import numpy as np
+    lines = sign * (v if axis == 1 else v.T if axis == 0 else v.reshape(1, -1))
+    if lines.shape[1] < 2:
+        return True
+    top = np.sort(lines, axis=1)[:, -2:]
+    return float(np.min(top[:, 1] - top[:, 0])) > MARGIN * scale
 
 
 def find_point(expr, symbols: dict, sampler):

@@ -29,6 +29,18 @@ ROWS = {
     "norm": ("norm(A)", "A", {}),
     "logsumexp": ("logsumexp(x)", "x", {}),
     "softmax": ("softmax(x)", "x", {}),
+    "log_softmax": ("log_softmax(x)", "x", {}),
+    "max": ("max(A)", "A", {}),
+    "min": ("min(A)", "A", {}),
+    "is_max": ("is_max(A)", "A", {}),
+    "is_min": ("is_min(A)", "A", {}),
+    "max_along": ("max(A, axis=1)", "A", {}),
+    "min_along": ("min(A, axis=0)", "A", {}),
+    "logsumexp_along": ("logsumexp(A, axis=1)", "A", {}),
+    "softmax_along": ("softmax(A, axis=0)", "A", {}),
+    "log_softmax_along": ("log_softmax(A, axis=1)", "A", {}),
+    "maximum": ("maximum(A, B)", "A,B", {}),
+    "minimum": ("minimum(A, B)", "A,B", {}),
     "exp": ("exp(A)", "A", {}),
     "log": ("log(B)", "B", {"B": "positive"}),
     "sqrt": ("sqrt(B)", "B", {"B": "positive"}),
@@ -53,15 +65,16 @@ ROWS = {
     "broadcast": ("A + a", "a", {}),
     "blockdot": ("blockdot(G, C)", "G,C", {}),
     "blocksum": ("blocksum(A, G)", "A,G", {}),
+    "take": ("A[1:3, :]", "A", {}),
 }
-# unvec is never read (its dims are no arguments); its row is built in Python
+# unvec and scatter are never read (their dims are no arguments); their rows are built in Python
 SHAPES = {"A": (3, 4), "B": (3, 4), "C": (4, 2), "S": (3, 3), "x": (3,), "a": (), "G": (12, 8)}
 
 
 def test_every_op_has_a_row():
     # neg builds a product with −1 and square the power x⊙²; size (a dim as a number) is never
     # read, only derived: its row is test_size_is_the_dim_as_a_number
-    assert set(OPS) - {"neg", "square", "size", "unvec"} == set(ROWS)
+    assert set(OPS) - {"neg", "square", "size", "unvec", "scatter"} == set(ROWS)
 
 
 @pytest.mark.parametrize("name", sorted(ROWS))
@@ -97,6 +110,30 @@ def test_unvec_is_the_adjoint_of_vec():
     assert d.verify().ok
 
 
+def test_scatter_is_the_adjoint_of_take():
+    """scatter(U) puts U at the positions take reads: take(scatter(U)) = U, ⟨X[r, c], U⟩ =
+    ⟨X, scatter(U)⟩, and its jvp and matrix rule (tests/test_index.py has the rest)."""
+    from matdiff.derivation import jvp
+    from matdiff.evaluate import evaluate
+    from matdiff.expr import call
+    X, U = Symbol("X", Shape(3, 4)), Symbol("U", Shape(2, 4))
+    rng = np.random.default_rng(2)
+    values = {"X": rng.standard_normal((3, 4)), "U": rng.standard_normal((2, 4))}
+    s = call("scatter", U, params=((1, 3, None), None, 3, 4))
+    assert call("take", s, params=((1, 3, None), None)) == U
+    assert np.allclose(compile_exprs([s], [U])(U=values["U"]), evaluate(s, values))
+    assert np.isclose(float(np.sum(values["X"][1:3] * values["U"])), float(np.sum(values["X"] * evaluate(s, values))))
+    d = derive(call("sum", s * s * X), "U")
+    assert d.verify().ok
+    m = evaluate(s.op.matrix(s, 0), values)
+    for k in range(8):
+        e = np.zeros(8)
+        e[k] = 1.0
+        values["dU"] = e.reshape((2, 4), order="F")
+        column = evaluate(jvp(s, {"U": Symbol("dU", U.shape)}), values).reshape(-1, order="F")
+        assert np.allclose(m[:, k], column)
+
+
 def test_size_is_the_dim_as_a_number():
     from matdiff.evaluate import evaluate
     from matdiff.ops import size
@@ -118,7 +155,7 @@ def test_jvp_matches_central_differences(name):
     assert report.ok, f"{name}: {report}"
 
 
-LINEAR = sorted(n for n, op in OPS.items() if op.transpose is not None and n != "unvec")   # unvec: its own test
+LINEAR = sorted(n for n, op in OPS.items() if op.transpose is not None and n not in ("unvec", "scatter"))   # own tests
 
 
 @pytest.mark.parametrize("name", LINEAR)

@@ -183,7 +183,34 @@ def scale_columns(em, left, right):
     return f"{paren(lc, lp, 2)} * {em.arg(f.args[0], 3)}", ls, 2
 
 
-PRODUCT_FORMS = (solve_left_inverse, solve_right_inverse, scale_rows, scale_columns)
+def sum_along_axis(em, left, right):
+    """X𝟙 = X.sum(axis=1), 𝟙ᵀX = X.sum(axis=0) and Xᵀ𝟙 = X.sum(axis=0), for a matrix X: one pass
+    over X, with no vector of ones and no matrix product. Against a matrix of ones the sums are
+    spread: X 𝟙ₙ𝟙ₖᵀ = np.outer(X.sum(axis=1), np.ones(k)), O(mn) where the product is O(mnk)."""
+    for ones_, other, axis in ((_single(right), left, 1), (_single(left), right, 0)):
+        if not _is(ones_, "ones"):
+            continue
+        factors = leaves(other)
+        if 1 in (factors[0].shape.rows, factors[-1].shape.cols):   # 1-D at run time: a product is fine
+            return None
+        f = _single(other)
+        if _is(f, "transpose"):       # Xᵀ𝟙 sums X along the other axis
+            summed = f"{em.arg(f.args[0], 9)}.sum(axis={1 - axis})"
+        else:
+            code, _, prec = em.product(other)
+            summed = f"{paren(code, prec, 9)}.sum(axis={axis})"
+        k = ones_.shape.cols if axis == 1 else ones_.shape.rows
+        lines = factors[0].shape.rows if axis == 1 else factors[-1].shape.cols
+        shape = (lines, k) if axis == 1 else (k, lines)
+        if k == 1:
+            return summed, shape, 9
+        ones_code = f"np.ones(({em.dim(k)},))"
+        spread = f"{summed}, {ones_code}" if axis == 1 else f"{ones_code}, {summed}"
+        return f"np.outer({spread})", shape, 9
+    return None
+
+
+PRODUCT_FORMS = (solve_left_inverse, solve_right_inverse, scale_rows, scale_columns, sum_along_axis)
 
 
 # -- small helpers ------------------------------------------------------------------------------------

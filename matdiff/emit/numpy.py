@@ -474,6 +474,9 @@ def checked(fn, params: list[Symbol]):
         except (np.linalg.LinAlgError, ZeroDivisionError) as err:   # inv, solve, slogdet of a singular matrix
             raise DomainError(f"{fn.__name__} does not exist at this input: {err}",
                               hint="a matrix that is inverted (or whose determinant is used) is singular here") from None
+        except IndexError as err:   # a constant index (x[5]) past the end of an array given
+            raise ShapeError(f"{fn.__name__}: an index is out of range for the arrays given ({err})",
+                             hint="the arrays are smaller than the expression's indices need") from None
 
     wrapper.__doc__ = fn.__doc__
     wrapper.raw = fn

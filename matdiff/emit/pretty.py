@@ -78,8 +78,8 @@ class Printer:
         """Whether `right` written straight after `left` would not read back as two factors: a
         number running into an exponent (1e-08 a, 2 e), two names merging into one word the
         reader keeps whole or takes for a function (lam x, t r, a b c d, a σ(x)), a name before
-        "(" that becomes a call (I (A), a b(x + y), A (B + C)ᵀ), or a word before a second postfix,
-        which would apply to the whole word (A xᵀᵀ)."""
+        "(" that becomes a call (I (A), a b(x + y), A (B + C)ᵀ), or a word before a second postfix
+        or a subscript, which would apply to the whole word (A xᵀᵀ, A x[2])."""
         if self.style != "unicode" or not left or not right:
             return False
         if left.endswith("‖_F"):
@@ -98,6 +98,8 @@ class Printer:
         if head is None:
             return False
         word = tail + head.group()
+        if right[head.end():head.end() + 1] == "[":
+            return True                 # A x[2], not Ax[2]: the subscript would index the whole word
         if right[head.end():head.end() + 1] == "(":
             return head.group() in SPELLINGS or not _product_call(word)
         return not _splits(word)
