@@ -32,7 +32,7 @@ MAX_INT_DIGITS = 18     # an int literal (exponent, dimension) is exact up to 10
 NUMPY_MARKS = ("@", "**", ".T", "np.", "numpy.")
 PAPER_MARKS = ("ᵀ", "⁻", "²", "³", "‖", "σ", "⊙", "∘", "⊗", "𝟙", "½", "−")
 _NUMPY_SYNTAX = re.compile(r"\.[A-Za-z_]\w*\(|\[|\baxis\s*=")   # a method call, a subscript, an axis
-NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "maximum", "minimum", "transpose", "where")
+NUMPY_ALIASES = ("dot", "matmul", "inner", "outer", "multiply", "maximum", "minimum", "transpose", "where", "clip")
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -474,7 +474,7 @@ class _Builder(NumpyReading):
     def numpy_alias(self, name, args, node):
         """NumPy functions that are spellings of the language: dot(a, b) = a @ b, outer(a, b) = a @ bᵀ,
         multiply(a, b) = a * b, maximum(a, 0) = relu(a), transpose(a) = aᵀ."""
-        arity = {"transpose": 1, "where": 3}.get(name, 2)
+        arity = {"transpose": 1, "where": 3, "clip": 3}.get(name, 2)
         if len(args) != arity:
             raise ParseError(f"{name} takes {arity} argument{'s' * (arity > 1)} here, got {len(args)}",
                              text=self.text, span=node.span)
@@ -500,6 +500,9 @@ class _Builder(NumpyReading):
                                     node.span)
         if name in ("maximum", "minimum"):
             return self.apply_exprs(name, built, node.span)
+        if name == "clip":      # clip(x, lo, hi) = minimum(maximum(x, lo), hi)
+            low = self.apply_exprs("maximum", built[:2], (node.span[0], built[1][1][1]))
+            return self.apply_exprs("minimum", [(low, built[1][1]), built[2]], node.span)
         raise ParseError(f"{name} is not supported", text=self.text, span=node.span)
 
     def b_method(self, node):

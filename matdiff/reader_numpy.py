@@ -29,7 +29,7 @@ BROADCASTING = frozenset({"add", "mul", "div", "power", "maximum", "minimum"})
 AXIS_FUNCTIONS = frozenset({"sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "norm"})
 REDUCTIONS = AXIS_FUNCTIONS - {"softmax", "log_softmax"}
 # methods of an array that are the function of the same name applied to it
-METHOD_FUNCTIONS = frozenset({"sum", "mean", "max", "min", "dot", "clip", "transpose"})
+METHOD_FUNCTIONS = frozenset({"sum", "mean", "max", "min", "dot", "clip", "transpose", "logsumexp"})
 
 
 def _flip(e: Expr) -> Expr:
